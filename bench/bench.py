@@ -1,0 +1,981 @@
+"""Side-by-side benchmark of production-api against a raw ASGI ceiling, a bare FastAPI
+baseline and the tutorial-style metrics middleware.
+
+Every server is ONE uvicorn worker pinned to one core; wrk is pinned to the other core. All
+traffic goes to 127.0.0.1 on ports the OS hands out. Rounds are interleaved across servers
+(shuffled order per round) and the tables report medians, so a noisy neighbour hurts every
+server alike instead of one of them.
+
+Usage (from the repository root, with the project's venv Python):
+    python bench/bench.py                 # full run, writes bench/RESULTS.md (< 10 min)
+    python bench/bench.py --quick --output /tmp/r.md   # smoke run, a few seconds per phase
+Normally started by `make bench` (bench/run.sh), which installs wrk first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import importlib.metadata
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SERVERS_DIR = "bench/servers"  # relative: every server runs with cwd = REPO_ROOT
+DEFAULT_OUT_DIR = REPO_ROOT / "bench" / "out"
+
+ENDPOINTS = {"/": "/", "/health": "/health", "/items/{item_id}": "/items/42"}
+
+# name -> (description, argv after the interpreter, has /metrics)
+SERVER_SPECS: dict[str, tuple[str, list[str], bool]] = {
+    "ceiling": (
+        "raw ASGI app, same JSON, no framework",
+        ["-m", "uvicorn", "--app-dir", SERVERS_DIR, "--no-access-log", "ceiling:app"],
+        False,
+    ),
+    "baseline": (
+        "bare FastAPI, same routes, no instrumentation",
+        ["-m", "uvicorn", "--app-dir", SERVERS_DIR, "--no-access-log", "baseline:app"],
+        False,
+    ),
+    "production-api": (
+        "`python -m app`, default settings (metrics, JSON access logs, request ids)",
+        ["-m", "app"],
+        True,
+    ),
+    "tutorial": (
+        'FastAPI + `@app.middleware("http")` metrics labelled by raw path',
+        ["-m", "uvicorn", "--app-dir", SERVERS_DIR, "--no-access-log", "tutorial:app"],
+        True,
+    ),
+}
+
+TARGETS = {
+    "throughput_vs_baseline": 0.90,
+    "p99_vs_baseline": 1.3,
+    "throughput_vs_tutorial": 2.4,
+    "startup_vs_baseline": 1.1,
+    "rss_mib": 60.0,
+    "image_mb": 150.0,
+}
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_prefix(cpu: int | None) -> list[str]:
+    return ["taskset", "-c", str(cpu)] if cpu is not None else []
+
+
+@dataclass
+class Server:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    port: int
+    stdout_path: Path
+    stderr_path: Path
+    proc: subprocess.Popen | None = None
+    _files: list = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self) -> None:
+        out = open(self.stdout_path, "ab")  # noqa: SIM115 - closed in stop()
+        err = open(self.stderr_path, "ab")  # noqa: SIM115
+        self._files = [out, err]
+        self.proc = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            cwd=REPO_ROOT,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def stop(self, grace: float = 3.0) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        for f in self._files:
+            f.close()
+        self._files = []
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        for f in self._files:
+            f.close()
+        self._files = []
+
+
+def make_server(name: str, args: argparse.Namespace, out_dir: Path, tag: str = "") -> Server:
+    _, tail, _ = SERVER_SPECS[name]
+    port = free_port()
+    argv = [*cpu_prefix(args.server_cpu), sys.executable, *tail]
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    if name == "production-api":
+        env.update({"HOST": "127.0.0.1", "PORT": str(port)})
+    else:
+        argv += ["--host", "127.0.0.1", "--port", str(port)]
+    # The app's own settings come from these; strip anything a developer shell may carry so
+    # production-api really runs with its defaults.
+    for var in (
+        "APP_NAME",
+        "APP_ENV",
+        "APP_VERSION",
+        "LOG_LEVEL",
+        "LOG_FORMAT",
+        "ACCESS_LOG_PROBES",
+        "SHUTDOWN_DRAIN_SECONDS",
+        "SHUTDOWN_TIMEOUT_SECONDS",
+        "READINESS_DEPENDENCIES",
+        "READINESS_TIMEOUT_SECONDS",
+        "READINESS_CACHE_SECONDS",
+        "CORS_ORIGINS",
+        "DOCS_ENABLED",
+        "FORWARDED_ALLOW_IPS",
+    ):
+        env.pop(var, None)
+    suffix = f".{tag}" if tag else ""
+    return Server(
+        name=name,
+        argv=argv,
+        env=env,
+        port=port,
+        stdout_path=out_dir / f"{name}{suffix}.stdout.log",
+        stderr_path=out_dir / f"{name}{suffix}.stderr.log",
+    )
+
+
+def http_get(
+    port: int, path: str, timeout: float = 5.0, headers: dict | None = None
+) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def wait_healthy(server: Server, timeout: float = 30.0) -> float:
+    """Poll /health until 200; return seconds since the process was spawned."""
+    assert server.proc is not None
+    t0 = server.t_spawn  # type: ignore[attr-defined]
+    deadline = t0 + timeout
+    while time.perf_counter() < deadline:
+        if server.proc.poll() is not None:
+            raise RuntimeError(
+                f"{server.name} exited with {server.proc.returncode}; see {server.stderr_path}"
+            )
+        try:
+            status, _ = http_get(server.port, "/health", timeout=1.0)
+            if status == 200:
+                return time.perf_counter() - t0
+        except OSError:
+            pass
+        time.sleep(0.002)
+    raise RuntimeError(f"{server.name} not healthy after {timeout}s; see {server.stderr_path}")
+
+
+def spawn(server: Server) -> None:
+    server.t_spawn = time.perf_counter()  # type: ignore[attr-defined]
+    server.start()
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def proc_cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def core_ticks(cpu: int) -> tuple[int, int]:
+    """(busy, total) jiffies of one core from /proc/stat."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith(f"cpu{cpu} "):
+            vals = [int(v) for v in line.split()[1:]]
+            idle = vals[3] + vals[4]
+            return sum(vals) - idle, sum(vals)
+    return 0, 0
+
+
+# --------------------------------------------------------------------------- wrk
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    if not m:
+        raise ValueError(f"cannot parse wrk latency {text!r}")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def parse_wrk(output: str) -> dict:
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    p50 = re.search(r"^\s+50%\s+(\S+)", output, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", output, re.M)
+    total = re.search(r"(\d+) requests in", output)
+    if not (rps and p50 and p99 and total):
+        raise ValueError(f"unexpected wrk output:\n{output}")
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    sock = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    return {
+        "rps": float(rps.group(1)),
+        "p50_ms": _ms(p50.group(1)),
+        "p99_ms": _ms(p99.group(1)),
+        "requests": int(total.group(1)),
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": sum(int(g) for g in sock.groups()) if sock else 0,
+    }
+
+
+def wrk_argv(args: argparse.Namespace, url: str, duration: int) -> list[str]:
+    return [
+        *cpu_prefix(args.load_cpu),
+        args.wrk,
+        "--latency",
+        f"-c{args.connections}",
+        f"-t{args.threads}",
+        f"-d{duration}s",
+        url,
+    ]
+
+
+def run_wrk(args: argparse.Namespace, server: Server, path: str, duration: int) -> dict:
+    url = f"http://127.0.0.1:{server.port}{path}"
+    cpu = args.server_cpu if args.server_cpu is not None else 0
+    busy0, total0 = core_ticks(cpu)
+    mine0 = proc_cpu_ticks(server.pid)
+    res = subprocess.run(
+        wrk_argv(args, url, duration),
+        capture_output=True,
+        text=True,
+        timeout=duration + 30,
+        check=True,
+    )
+    busy1, total1 = core_ticks(cpu)
+    mine1 = proc_cpu_ticks(server.pid)
+    out = parse_wrk(res.stdout)
+    # Share of the server core's wall time this server got: < ~0.95 means something else ran
+    # on that core (shared machine) or the server was not CPU-bound.
+    out["core_share"] = (mine1 - mine0) / (total1 - total0) if total1 > total0 else 0.0
+    out["core_busy"] = (busy1 - busy0) / (total1 - total0) if total1 > total0 else 0.0
+    return out
+
+
+# --------------------------------------------------------------------------- phases
+
+
+def check_responses(servers: dict[str, Server]) -> dict[str, dict[str, str]]:
+    """One GET per endpoint per server: every endpoint must answer 200 JSON."""
+    bodies: dict[str, dict[str, str]] = {}
+    for name, srv in servers.items():
+        bodies[name] = {}
+        for label, path in ENDPOINTS.items():
+            status, body = http_get(srv.port, path)
+            if status != 200:
+                raise RuntimeError(f"{name} GET {path} -> {status}: {body[:200]!r}")
+            bodies[name][label] = body.decode(errors="replace")
+    return bodies
+
+
+def phase_throughput(args, servers: dict[str, Server], log) -> dict:
+    rng = random.Random(args.seed)  # noqa: S311 - shuffling, not security
+    results: dict[str, dict[str, list[dict]]] = {
+        n: {e: [] for e in args.endpoints} for n in servers
+    }
+    if args.warmup > 0:
+        log(f"warm-up: {args.warmup}s per server and endpoint")
+        for path in args.endpoints.values():
+            for srv in servers.values():
+                run_wrk(args, srv, path, args.warmup)
+    for rnd in range(1, args.rounds + 1):
+        for label, path in args.endpoints.items():
+            order = list(servers)
+            rng.shuffle(order)
+            for name in order:
+                r = run_wrk(args, servers[name], path, args.duration)
+                r["round"] = rnd
+                results[name][label].append(r)
+                log(
+                    f"round {rnd}/{args.rounds} {label:<17} {name:<15} "
+                    f"{r['rps']:>9.0f} req/s  p50 {r['p50_ms']:6.2f} ms  "
+                    f"p99 {r['p99_ms']:6.2f} ms  core share {r['core_share']:.2f}"
+                )
+    return results
+
+
+def phase_startup(args, out_dir: Path, names: list[str], log) -> dict[str, list[float]]:
+    rng = random.Random(args.seed + 1)  # noqa: S311
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for i in range(args.startup_runs):
+        order = list(names)
+        rng.shuffle(order)
+        for name in order:
+            srv = make_server(name, args, out_dir, tag="startup")
+            spawn(srv)
+            try:
+                times[name].append(wait_healthy(srv))
+            finally:
+                srv.kill()
+        log(
+            f"start-up run {i + 1}/{args.startup_runs}: "
+            + ", ".join(f"{n} {times[n][-1] * 1000:.0f} ms" for n in names)
+        )
+    return times
+
+
+def parse_metrics(text: str) -> dict:
+    samples = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
+    families = {ln.split()[2] for ln in text.splitlines() if ln.startswith("# TYPE ")}
+    http_samples = [ln for ln in samples if ln.startswith("http_")]
+    return {"series": len(samples), "http_series": len(http_samples), "families": len(families)}
+
+
+def scrape(port: int, repeats: int = 3) -> dict:
+    durations, body = [], b""
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        status, body = http_get(port, "/metrics", timeout=60)
+        durations.append(time.perf_counter() - t0)
+        if status != 200:
+            raise RuntimeError(f"/metrics -> {status}")
+    info = parse_metrics(body.decode())
+    info["bytes"] = len(body)
+    info["render_s"] = statistics.median(durations)
+    return info
+
+
+def flood_paths(port: int, count: int, seed: int) -> dict[int, int]:
+    """GET `count` distinct random paths over one keep-alive connection; returns statuses."""
+    rng = random.Random(seed)  # noqa: S311
+    statuses: dict[int, int] = {}
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        for i in range(count):
+            path = f"/bench/{i}/{rng.getrandbits(64):016x}"
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            resp.read()
+            statuses[resp.status] = statuses.get(resp.status, 0) + 1
+            if resp.will_close:
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    finally:
+        conn.close()
+    return statuses
+
+
+def phase_cardinality(args, servers: dict[str, Server], log) -> dict:
+    out = {}
+    for name, srv in servers.items():
+        if not SERVER_SPECS[name][2]:
+            continue
+        before = scrape(srv.port)
+        rss_before = rss_kib(srv.pid)
+        t0 = time.perf_counter()
+        statuses = flood_paths(srv.port, args.paths, args.seed)
+        flood_s = time.perf_counter() - t0
+        after = scrape(srv.port)
+        rss_after = rss_kib(srv.pid)
+        out[name] = {
+            "before": before,
+            "after": after,
+            "statuses": statuses,
+            "flood_s": flood_s,
+            "rss_before_kib": rss_before,
+            "rss_after_kib": rss_after,
+        }
+        log(
+            f"{name}: {args.paths} distinct paths in {flood_s:.1f}s -> series "
+            f"{before['series']} -> {after['series']}, /metrics {after['bytes']} bytes "
+            f"in {after['render_s'] * 1000:.0f} ms, RSS {rss_before // 1024} -> "
+            f"{rss_after // 1024} MiB"
+        )
+    return out
+
+
+def image_info(args) -> dict:
+    podman = shutil.which("podman")
+    if not podman:
+        return {"status": "not built: podman is not installed here"}
+    ref = args.image
+    res = subprocess.run(
+        [podman, "image", "inspect", "--format", "{{.Size}} {{.Id}}", ref],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if res.returncode != 0:
+        return {"status": f"not built: no image {ref} in podman's local store", "ref": ref}
+    size, image_id = res.stdout.split()[:2]
+    return {"status": "found", "ref": ref, "bytes": int(size), "id": image_id[:12]}
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def machine_info(out_dir: Path) -> dict:
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    os_name = platform.platform()
+    with contextlib.suppress(OSError):
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                os_name = line.split("=", 1)[1].strip('"')
+    fs = "unknown"
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        fs = subprocess.run(
+            ["stat", "-f", "-c", "%T", str(out_dir)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    return {
+        "cores": os.cpu_count(),
+        "cpu_model": model,
+        "memory": mem,
+        "os": os_name,
+        "kernel": platform.release(),
+        "out_fs": fs,
+    }
+
+
+def versions(wrk: str) -> dict:
+    pkgs = sorted(
+        {(d.metadata["Name"], d.version) for d in importlib.metadata.distributions()},
+        key=lambda kv: kv[0].lower(),
+    )
+    wrk_v = subprocess.run([wrk, "-v"], capture_output=True, text=True, check=False)
+    wrk_text = (wrk_v.stdout or wrk_v.stderr).strip()
+    wrk_line = wrk_text.splitlines()[0] if wrk_text else "?"
+    dpkg = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Version}", "wrk"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return {
+        "python": sys.version.split()[0],
+        "python_impl": platform.python_implementation(),
+        "executable": sys.executable,
+        "packages": pkgs,
+        "wrk": wrk_line.strip(),
+        "wrk_deb": dpkg.stdout.strip() if dpkg.returncode == 0 else "",
+    }
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+# --------------------------------------------------------------------------- report
+
+
+def med(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def summarise(tp: dict) -> dict:
+    summary: dict[str, dict[str, dict]] = {}
+    for name, per_ep in tp.items():
+        summary[name] = {}
+        for label, runs in per_ep.items():
+            if not runs:
+                continue
+            summary[name][label] = {
+                "rps": med([r["rps"] for r in runs]),
+                "p50_ms": med([r["p50_ms"] for r in runs]),
+                "p99_ms": med([r["p99_ms"] for r in runs]),
+                "rps_min": min(r["rps"] for r in runs),
+                "rps_max": max(r["rps"] for r in runs),
+                "core_share": med([r["core_share"] for r in runs]),
+                "errors": sum(r["non2xx"] + r["socket_errors"] for r in runs),
+                "runs": len(runs),
+            }
+    return summary
+
+
+def fmt_ratio(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}x"
+
+
+def verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("met" if ok else "**missed**")
+
+
+def evaluate(summary, startup, card, image, rss_load) -> list[tuple[str, str, str, str]]:
+    rows = []
+    prod, base, tut = (summary.get(n) for n in ("production-api", "baseline", "tutorial"))
+    for label in ("/", "/items/{item_id}"):
+        if prod and base and label in prod and label in base:
+            r = prod[label]["rps"] / base[label]["rps"]
+            rows.append(
+                (
+                    f"req/s vs baseline on `{label}`",
+                    f">= {TARGETS['throughput_vs_baseline']:.2f}x",
+                    f"{r:.2f}x",
+                    verdict(r >= TARGETS["throughput_vs_baseline"]),
+                )
+            )
+            p = prod[label]["p99_ms"] / base[label]["p99_ms"]
+            rows.append(
+                (
+                    f"p99 vs baseline on `{label}`",
+                    f"<= {TARGETS['p99_vs_baseline']:.1f}x",
+                    f"{p:.2f}x",
+                    verdict(p <= TARGETS["p99_vs_baseline"]),
+                )
+            )
+    for label in ENDPOINTS:
+        if prod and tut and label in prod and label in tut:
+            r = prod[label]["rps"] / tut[label]["rps"]
+            rows.append(
+                (
+                    f"req/s vs tutorial on `{label}`",
+                    f">= {TARGETS['throughput_vs_tutorial']:.1f}x",
+                    f"{r:.2f}x",
+                    verdict(r >= TARGETS["throughput_vs_tutorial"]),
+                )
+            )
+    if "production-api" in card:
+        c = card["production-api"]
+        same = c["after"]["series"] == c["before"]["series"]
+        rows.append(
+            (
+                "/metrics series independent of distinct paths",
+                "unchanged",
+                f"{c['before']['series']} -> {c['after']['series']}",
+                verdict(same),
+            )
+        )
+    if startup.get("production-api") and startup.get("baseline"):
+        r = med(startup["production-api"]) / med(startup["baseline"])
+        rows.append(
+            (
+                "start-up vs baseline",
+                f"<= {TARGETS['startup_vs_baseline']:.1f}x",
+                f"{r:.2f}x",
+                verdict(r <= TARGETS["startup_vs_baseline"]),
+            )
+        )
+    rss = max(
+        rss_load.get("production-api", 0), card.get("production-api", {}).get("rss_after_kib", 0)
+    )
+    if rss:
+        mib = rss / 1024
+        rows.append(
+            (
+                "RSS after load (max of after rounds / after path flood)",
+                f"<= {TARGETS['rss_mib']:.0f} MiB",
+                f"{mib:.1f} MiB",
+                verdict(mib <= TARGETS["rss_mib"]),
+            )
+        )
+    if image.get("status") == "found":
+        mb = image["bytes"] / 1e6
+        rows.append(
+            (
+                "image size",
+                f"<= {TARGETS['image_mb']:.0f} MB",
+                f"{mb:.1f} MB",
+                verdict(mb <= TARGETS["image_mb"]),
+            )
+        )
+    else:
+        rows.append(("image size", f"<= {TARGETS['image_mb']:.0f} MB", image["status"], "n/a"))
+    return rows
+
+
+def render(ctx: dict) -> str:
+    a = ctx["args"]
+    summary = ctx["summary"]
+    names = list(summary)
+    L: list[str] = []
+    w = L.append
+    w("# Benchmark results")
+    w("")
+    w(
+        f"Generated by `{ctx['command']}` on {ctx['date']} "
+        f"(total {ctx['elapsed_s'] / 60:.1f} min{', QUICK smoke mode' if a.quick else ''})."
+    )
+    w("Numbers are medians of interleaved rounds; ratios are within this one run. Absolute")
+    w("req/s depend on the machine; compare the ratios.")
+    w("")
+    w("## Targets")
+    w("")
+    w("| target | wanted | measured | |")
+    w("|---|---|---|---|")
+    for row in ctx["targets"]:
+        w("| " + " | ".join(row) + " |")
+    w("")
+    w("## Throughput and latency")
+    w("")
+    w(
+        f"`wrk --latency -c{a.connections} -t{a.threads} -d{a.duration}s`, {a.rounds} rounds per "
+        f"server and endpoint, server order shuffled each round (seed {a.seed}), "
+        f"{a.warmup}s warm-up per server and endpoint first. "
+        f"Servers pinned to CPU {a.server_cpu}, wrk to CPU {a.load_cpu}."
+    )
+    w("")
+    w(
+        "| endpoint | server | req/s (median) | min-max | p50 ms | p99 ms | vs baseline | "
+        "vs ceiling | p99 vs baseline | core share | errors |"
+    )
+    w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for label in ENDPOINTS:
+        base = summary.get("baseline", {}).get(label)
+        ceil = summary.get("ceiling", {}).get(label)
+        for name in names:
+            s = summary[name].get(label)
+            if not s:
+                continue
+            vb = s["rps"] / base["rps"] if base else None
+            vc = s["rps"] / ceil["rps"] if ceil else None
+            pb = s["p99_ms"] / base["p99_ms"] if base else None
+            w(
+                f"| `{label}` | {name} | {s['rps']:.0f} | {s['rps_min']:.0f}-{s['rps_max']:.0f} | "
+                f"{s['p50_ms']:.2f} | {s['p99_ms']:.2f} | {fmt_ratio(vb)} | {fmt_ratio(vc)} | "
+                f"{fmt_ratio(pb)} | {s['core_share']:.2f} | {s['errors']} |"
+            )
+    w("")
+    w(
+        "*core share*: CPU time the server process got divided by the wall time of its core "
+        "during the run (1.00 = it had the core to itself and was CPU-bound). *errors*: "
+        "non-2xx responses plus socket errors reported by wrk, summed over rounds."
+    )
+    w("")
+    w("## Start-up, memory, /metrics")
+    w("")
+    w(
+        f"Start-up: time from spawning the process to the first 200 on `/health` (polled every "
+        f"2 ms over a fresh connection), median of {a.startup_runs} runs, servers interleaved."
+    )
+    w(
+        f"RSS: `VmRSS` from `/proc/PID/status` after all throughput rounds, then after "
+        f"{a.paths:,} GET requests to distinct random paths (`/bench/<n>/<random hex>`, all 404)."
+    )
+    w("")
+    w(
+        "| server | start-up ms (median) | min-max | vs baseline | RSS after load MiB | "
+        "RSS after path flood MiB |"
+    )
+    w("|---|---:|---:|---:|---:|---:|")
+    st = ctx["startup"]
+    base_st = med(st["baseline"]) if st.get("baseline") else None
+    for name in names:
+        times = st.get(name) or []
+        rss_load = ctx["rss_after_load"].get(name)
+        rss_flood = ctx["cardinality"].get(name, {}).get("rss_after_kib")
+        w(
+            f"| {name} | {med(times) * 1000:.0f} | "
+            f"{min(times) * 1000:.0f}-{max(times) * 1000:.0f} | "
+            f"{fmt_ratio(med(times) / base_st if base_st else None)} | "
+            f"{rss_load / 1024:.1f} | "
+            f"{f'{rss_flood / 1024:.1f}' if rss_flood else '-'} |"
+            if times
+            else f"| {name} | - | - | - | {rss_load / 1024:.1f} | - |"
+        )
+    w("")
+    w(
+        f"`/metrics` before and after {a.paths:,} distinct paths (series = sample lines; "
+        f"render = median of 3 scrapes, client-side wall time):"
+    )
+    w("")
+    w(
+        "| server | series before | series after | `http_*` series after | page bytes before | "
+        "page bytes after | render ms after | flood responses |"
+    )
+    w("|---|---:|---:|---:|---:|---:|---:|---|")
+    for name, c in ctx["cardinality"].items():
+        w(
+            f"| {name} | {c['before']['series']} | {c['after']['series']} | "
+            f"{c['after']['http_series']} | {c['before']['bytes']:,} | {c['after']['bytes']:,} | "
+            f"{c['after']['render_s'] * 1000:.1f} | "
+            + ", ".join(f"{k}: {v}" for k, v in sorted(c["statuses"].items()))
+            + " |"
+        )
+    w("")
+    w("## Image")
+    w("")
+    img = ctx["image"]
+    if img.get("status") == "found":
+        w(
+            f"`podman image inspect {img['ref']}`: {img['bytes']:,} bytes "
+            f"({img['bytes'] / 1e6:.1f} MB), id {img['id']}."
+        )
+    else:
+        w(
+            f"Image size: {img['status']}. (The harness only reads `podman image inspect "
+            f"{a.image}`; it does not build.)"
+        )
+    w("")
+    w("## Servers and exact commands")
+    w("")
+    w(
+        "Each server is one uvicorn worker (uvloop + httptools, as installed by "
+        "`uvicorn[standard]`), started with the venv's interpreter directly from the "
+        "repository root:"
+    )
+    w("")
+    for name in names:
+        desc = SERVER_SPECS[name][0]
+        cmd = " ".join(ctx["commands"][name])
+        w(f"- **{name}** — {desc}:  ")
+        w(f"  `{cmd}`")
+    w("")
+    w(
+        "production-api runs with no app environment variables other than HOST/PORT, i.e. "
+        "its defaults (APP_ENV=development, LOG_FORMAT=json, LOG_LEVEL=info, metrics on). "
+        "Its stdout (one JSON access-log line per request except probes and /metrics) "
+        f"goes to a regular file, `{ctx['prod_log']}` (filesystem: "
+        f"{ctx['machine']['out_fs']}), as a deployment writes logs somewhere; it is "
+        "neither discarded nor sent to a terminal. The baselines run with "
+        "`--no-access-log`."
+    )
+    w("")
+    src = "production-api" if "production-api" in ctx["bodies"] else next(iter(ctx["bodies"]))
+    w(f"Response bodies as {src} answers them (every server answers every endpoint with 200):")
+    w("")
+    for label in ENDPOINTS:
+        body = ctx["bodies"][src].get(label, "")
+        w(f"- `GET {ENDPOINTS[label]}` -> `{body[:200]}`")
+    w("")
+    w("Load generator, per run:  ")
+    w(f"`{' '.join(ctx['wrk_cmd'])}`")
+    w("")
+    w("## Machine and software")
+    w("")
+    m, v = ctx["machine"], ctx["versions"]
+    w(f"- CPU: {m['cpu_model']}, {m['cores']} cores; memory {m['memory']}")
+    w(f"- OS: {m['os']}, kernel {m['kernel']}")
+    w(f"- Load average (1/5/15 min) at start: {ctx['load_start']}; at end: {ctx['load_end']}")
+    w(f"- Python {v['python']} ({v['python_impl']}), `{v['executable']}`")
+    w(f"- wrk: {v['wrk']}" + (f" (Debian package {v['wrk_deb']})" if v["wrk_deb"] else ""))
+    w("")
+    w("Every package installed in the interpreter's environment:")
+    w("")
+    w("| package | version |")
+    w("|---|---|")
+    for pkg, ver in v["packages"]:
+        w(f"| {pkg} | {ver} |")
+    w("")
+    w("## How to reproduce")
+    w("")
+    w(
+        "`make bench` (runs `bench/run.sh`: installs wrk with apt if missing, then "
+        "`python bench/bench.py`). Raw per-round numbers: `bench/out/results.json`; "
+        "server logs: `bench/out/`. `python bench/bench.py --help` lists the knobs "
+        "(rounds, duration, CPUs, paths); `--quick` is the smoke mode used by "
+        "`tests/bench/`."
+    )
+    w("")
+    return "\n".join(L)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke mode: 1 round of 1 s, 1 start-up run, 300 paths, no warm-up",
+    )
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    p.add_argument("--warmup", type=int, default=1, help="seconds of warm-up per server/endpoint")
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--threads", type=int, default=1, help="wrk threads (one core -> 1)")
+    p.add_argument("--startup-runs", type=int, default=7)
+    p.add_argument("--paths", type=int, default=10_000, help="distinct paths for the flood")
+    p.add_argument(
+        "--endpoints",
+        default=",".join(ENDPOINTS),
+        help="comma-separated subset of: " + ", ".join(ENDPOINTS),
+    )
+    p.add_argument(
+        "--servers",
+        default=",".join(SERVER_SPECS),
+        help="comma-separated subset of: " + ", ".join(SERVER_SPECS),
+    )
+    p.add_argument("--server-cpu", type=int, default=None, help="default: 1 (0 if one core)")
+    p.add_argument("--load-cpu", type=int, default=None, help="default: 0")
+    p.add_argument("--no-pin", action="store_true", help="do not use taskset")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--image",
+        default="localhost/production-api:latest",
+        help="image reference to read the size of with `podman image inspect`",
+    )
+    p.add_argument("--wrk", default=shutil.which("wrk") or "wrk")
+    p.add_argument("--output", type=Path, default=REPO_ROOT / "bench" / "RESULTS.md")
+    p.add_argument(
+        "--out-dir", type=Path, default=DEFAULT_OUT_DIR, help="logs and raw JSON results"
+    )
+    args = p.parse_args(argv)
+    if args.quick:
+        args.rounds, args.duration, args.warmup = 1, 1, 0
+        args.startup_runs, args.paths = 1, 300
+    if args.no_pin or not shutil.which("taskset"):
+        args.server_cpu = args.load_cpu = None
+    else:
+        cores = sorted(os.sched_getaffinity(0))
+        if args.server_cpu is None:
+            args.server_cpu = cores[1] if len(cores) > 1 else cores[0]
+        if args.load_cpu is None:
+            args.load_cpu = cores[0]
+    labels = [e.strip() for e in args.endpoints.split(",") if e.strip()]
+    if set(labels) - set(ENDPOINTS):
+        p.error(f"unknown endpoint(s): {', '.join(sorted(set(labels) - set(ENDPOINTS)))}")
+    args.endpoints = {e: ENDPOINTS[e] for e in labels}
+    args.server_names = [s.strip() for s in args.servers.split(",") if s.strip()]
+    unknown = set(args.server_names) - set(SERVER_SPECS)
+    if unknown:
+        p.error(f"unknown server(s): {', '.join(sorted(unknown))}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not shutil.which(args.wrk):
+        print(f"wrk not found ({args.wrk}); `make bench` installs it", file=sys.stderr)
+        return 2
+    out_dir: Path = args.out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("*.log"):
+        old.unlink()
+    t_start = time.perf_counter()
+
+    def log(msg: str) -> None:
+        print(f"[{time.perf_counter() - t_start:6.1f}s] {msg}", flush=True)
+
+    if args.load_cpu is not None:
+        # The harness itself (pollers, flood client) stays off the server core as well.
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, {args.load_cpu})
+
+    prod_log = out_dir / "production-api.stdout.log"
+    with contextlib.suppress(ValueError):
+        prod_log = prod_log.resolve().relative_to(REPO_ROOT)
+    ctx: dict = {
+        "prod_log": str(prod_log),
+        "args": args,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "command": "python bench/bench.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "load_start": loadavg(),
+        "machine": machine_info(out_dir),
+        "versions": versions(args.wrk),
+    }
+    log(
+        f"machine: {ctx['machine']['cores']} cores, {ctx['machine']['cpu_model']}; "
+        f"load {ctx['load_start']}"
+    )
+
+    servers: dict[str, Server] = {}
+    try:
+        for name in args.server_names:
+            srv = make_server(name, args, out_dir)
+            spawn(srv)
+            servers[name] = srv
+        for srv in servers.values():
+            wait_healthy(srv)
+            log(f"{srv.name} up on 127.0.0.1:{srv.port} (pid {srv.pid})")
+        ctx["commands"] = {
+            n: (["HOST=127.0.0.1", "PORT=$PORT"] if n == "production-api" else [])
+            + [("$PORT" if a == str(s.port) else a) for a in s.argv]
+            for n, s in servers.items()
+        }
+        ctx["wrk_cmd"] = wrk_argv(args, "http://127.0.0.1:PORT/PATH", args.duration)
+        ctx["bodies"] = check_responses(servers)
+
+        tp = phase_throughput(args, servers, log)
+        ctx["raw_throughput"] = tp
+        ctx["summary"] = summarise(tp)
+        ctx["rss_after_load"] = {n: rss_kib(s.pid) for n, s in servers.items()}
+        log(
+            "RSS after load: "
+            + ", ".join(f"{n} {v / 1024:.1f} MiB" for n, v in ctx["rss_after_load"].items())
+        )
+        ctx["cardinality"] = phase_cardinality(args, servers, log)
+    finally:
+        for srv in servers.values():
+            srv.stop()
+
+    ctx["startup"] = phase_startup(args, out_dir, args.server_names, log)
+    ctx["image"] = image_info(args)
+    ctx["targets"] = evaluate(
+        ctx["summary"], ctx["startup"], ctx["cardinality"], ctx["image"], ctx["rss_after_load"]
+    )
+    ctx["load_end"] = loadavg()
+    ctx["elapsed_s"] = time.perf_counter() - t_start
+
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(render(ctx))
+    raw = {k: v for k, v in ctx.items() if k not in ("args",)}
+    raw["args"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    (out_dir / "results.json").write_text(json.dumps(raw, indent=1, default=str))
+    log(f"wrote {args.output}")
+    for row in ctx["targets"]:
+        log(" | ".join(row))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Smoke test: the benchmark harness runs end to end against all four servers.
+
+It runs `bench/bench.py --quick` (one 1-second wrk run per server on the parametrised route,
+one start-up per server, a 300-path flood) into a temporary directory and checks that every
+phase produced numbers and the report was written. It asserts nothing about speed: benchmarks
+are not tests. Needs wrk on PATH (installed by ci/install-tools.sh / `make bench`).
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SERVERS = ["ceiling", "baseline", "production-api", "tutorial"]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    if shutil.which("wrk") is None:
+        pytest.fail("wrk is not on PATH; ci/install-tools.sh installs it (apt: wrk)")
+    tmp = tmp_path_factory.mktemp("bench")
+    report = tmp / "RESULTS.md"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO_ROOT / "bench" / "bench.py"),
+            "--quick",
+            "--endpoints",
+            "/items/{item_id}",
+            "--output",
+            str(report),
+            "--out-dir",
+            str(tmp / "out"),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return report.read_text(), json.loads((tmp / "out" / "results.json").read_text())
+
+
+def test_every_server_served_the_load_without_errors(quick_run):
+    _, raw = quick_run
+    for name in SERVERS:
+        runs = raw["raw_throughput"][name]["/items/{item_id}"]
+        assert len(runs) == 1
+        assert runs[0]["requests"] > 0, name
+        assert runs[0]["non2xx"] == 0, name
+        assert runs[0]["socket_errors"] == 0, name
+
+
+def test_startup_rss_and_metrics_phases_produced_numbers(quick_run):
+    _, raw = quick_run
+    for name in SERVERS:
+        assert len(raw["startup"][name]) == 1, name
+        assert raw["rss_after_load"][name] > 0, name
+    card = raw["cardinality"]
+    assert set(card) == {"production-api", "tutorial"}
+    assert card["production-api"]["statuses"] == {"404": 300}
+    # The point of the comparison: raw-path labels grow with the paths, templates do not.
+    assert card["production-api"]["after"]["series"] == card["production-api"]["before"]["series"]
+    assert card["tutorial"]["after"]["series"] > card["tutorial"]["before"]["series"] + 300
+
+
+def test_report_has_every_section_and_server(quick_run):
+    report, _ = quick_run
+    for heading in (
+        "## Targets",
+        "## Throughput and latency",
+        "## Start-up, memory, /metrics",
+        "## Image",
+        "## Servers and exact commands",
+        "## Machine and software",
+    ):
+        assert heading in report
+    for name in SERVERS:
+        assert f"| `/items/{{item_id}}` | {name} |" in report
+    assert "| fastapi |" in report
+    assert "| uvicorn |" in report
