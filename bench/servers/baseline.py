@@ -32,4 +32,4 @@ async def health() -> dict:
 
 @app.get("/items/{item_id}")
 async def get_item(item_id: int) -> dict:
-    return {"item_id": item_id}
+    return {"item_id": item_id, "name": f"item-{item_id}"}

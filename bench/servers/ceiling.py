@@ -50,6 +50,7 @@ async def app(scope, receive, send):
         )
         await _send(send, 200, body)
     elif path.startswith("/items/") and path[7:].isdigit():
-        await _send(send, 200, _dump({"item_id": int(path[7:])}))
+        item_id = int(path[7:])
+        await _send(send, 200, _dump({"item_id": item_id, "name": f"item-{item_id}"}))
     else:
         await _send(send, 404, _NOT_FOUND)
