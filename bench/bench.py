@@ -63,6 +63,8 @@ SERVER_SPECS: dict[str, tuple[str, list[str], bool]] = {
     ),
 }
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
 TARGETS = {
     "throughput_vs_baseline": 0.90,
     "p99_vs_baseline": 1.3,
@@ -299,6 +301,11 @@ def run_wrk(args: argparse.Namespace, server: Server, path: str, duration: int) 
     # on that core (shared machine) or the server was not CPU-bound.
     out["core_share"] = (mine1 - mine0) / (total1 - total0) if total1 > total0 else 0.0
     out["core_busy"] = (busy1 - busy0) / (total1 - total0) if total1 > total0 else 0.0
+    # Requests per CPU-second the server actually got: what the server would do with a
+    # core to itself. Robust against neighbours stealing the core; equal to req/s when
+    # the core share is 1.
+    cpu_s = (mine1 - mine0) / CLK_TCK
+    out["rps_cpu"] = out["requests"] / cpu_s if cpu_s > 0 else 0.0
     return out
 
 
@@ -557,6 +564,8 @@ def summarise(tp: dict) -> dict:
                 "rps_min": min(r["rps"] for r in runs),
                 "rps_max": max(r["rps"] for r in runs),
                 "core_share": med([r["core_share"] for r in runs]),
+                "core_share_min": min(r["core_share"] for r in runs),
+                "rps_cpu": med([r["rps_cpu"] for r in runs]),
                 "errors": sum(r["non2xx"] + r["socket_errors"] for r in runs),
                 "runs": len(runs),
             }
@@ -571,6 +580,10 @@ def verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("met" if ok else "**missed**")
 
 
+def _per_cpu(a: dict, b: dict, label: str) -> str:
+    return fmt_ratio(a[label]["rps_cpu"] / b[label]["rps_cpu"] if b[label]["rps_cpu"] else None)
+
+
 def evaluate(summary, startup, card, image, rss_load) -> list[tuple[str, str, str, str]]:
     rows = []
     prod, base, tut = (summary.get(n) for n in ("production-api", "baseline", "tutorial"))
@@ -581,7 +594,7 @@ def evaluate(summary, startup, card, image, rss_load) -> list[tuple[str, str, st
                 (
                     f"req/s vs baseline on `{label}`",
                     f">= {TARGETS['throughput_vs_baseline']:.2f}x",
-                    f"{r:.2f}x",
+                    f"{r:.2f}x ({_per_cpu(prod, base, label)} per CPU-s)",
                     verdict(r >= TARGETS["throughput_vs_baseline"]),
                 )
             )
@@ -601,7 +614,7 @@ def evaluate(summary, startup, card, image, rss_load) -> list[tuple[str, str, st
                 (
                     f"req/s vs tutorial on `{label}`",
                     f">= {TARGETS['throughput_vs_tutorial']:.1f}x",
-                    f"{r:.2f}x",
+                    f"{r:.2f}x ({_per_cpu(prod, tut, label)} per CPU-s)",
                     verdict(r >= TARGETS["throughput_vs_tutorial"]),
                 )
             )
@@ -688,9 +701,10 @@ def render(ctx: dict) -> str:
     w("")
     w(
         "| endpoint | server | req/s (median) | min-max | p50 ms | p99 ms | vs baseline | "
-        "vs ceiling | p99 vs baseline | core share | errors |"
+        "vs ceiling | p99 vs baseline | core share | req per CPU-s | same, vs baseline | "
+        "errors |"
     )
-    w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label in ENDPOINTS:
         base = summary.get("baseline", {}).get(label)
         ceil = summary.get("ceiling", {}).get(label)
@@ -701,18 +715,32 @@ def render(ctx: dict) -> str:
             vb = s["rps"] / base["rps"] if base else None
             vc = s["rps"] / ceil["rps"] if ceil else None
             pb = s["p99_ms"] / base["p99_ms"] if base else None
+            cb = s["rps_cpu"] / base["rps_cpu"] if base and base["rps_cpu"] else None
             w(
                 f"| `{label}` | {name} | {s['rps']:.0f} | {s['rps_min']:.0f}-{s['rps_max']:.0f} | "
                 f"{s['p50_ms']:.2f} | {s['p99_ms']:.2f} | {fmt_ratio(vb)} | {fmt_ratio(vc)} | "
-                f"{fmt_ratio(pb)} | {s['core_share']:.2f} | {s['errors']} |"
+                f"{fmt_ratio(pb)} | {s['core_share']:.2f} | {s['rps_cpu']:.0f} | "
+                f"{fmt_ratio(cb)} | {s['errors']} |"
             )
     w("")
     w(
         "*core share*: CPU time the server process got divided by the wall time of its core "
-        "during the run (1.00 = it had the core to itself and was CPU-bound). *errors*: "
-        "non-2xx responses plus socket errors reported by wrk, summed over rounds."
+        "during the run (1.00 = it had the core to itself and was CPU-bound). *req per "
+        "CPU-s*: requests completed divided by the CPU time the server process used "
+        "(utime+stime from /proc), i.e. its throughput per core-second actually received. "
+        "*errors*: non-2xx responses plus socket errors reported by wrk, summed over rounds."
     )
     w("")
+    shares = [s["core_share_min"] for per in summary.values() for s in per.values()]
+    if shares and min(shares) < 0.9:
+        w(
+            f"**This run shared the machine with other work** (lowest core share "
+            f"{min(shares):.2f}, load average {ctx['load_start']} at start): wall-clock req/s "
+            "and especially p99 carry that noise. The per-CPU-second column is the steadier "
+            "comparison; the targets above are judged on req/s as specified, so re-run on a "
+            "quiet machine for the verdict."
+        )
+        w("")
     w("## Start-up, memory, /metrics")
     w("")
     w(
@@ -857,8 +885,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="smoke mode: 1 round of 1 s, 1 start-up run, 300 paths, no warm-up",
     )
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    p.add_argument("--rounds", type=int, default=8)
+    p.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
     p.add_argument("--warmup", type=int, default=1, help="seconds of warm-up per server/endpoint")
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--threads", type=int, default=1, help="wrk threads (one core -> 1)")
