@@ -6,8 +6,9 @@
 # Two stages: "builder" installs the hash-pinned runtime lock into a virtualenv; the final
 # stage holds only that virtualenv and app/, runs as UID/GID 1001 and has no pip.
 
-# Pinned to a patch release; override to rebase (CI and local builds may pass their own).
-ARG BASE_IMAGE=python:3.11.14-slim-bookworm
+# Pinned to a patch release, fully qualified so that podman/buildah resolve it like docker.
+# Override with --build-arg BASE_IMAGE=... (e.g. a mirror or a digest-pinned reference).
+ARG BASE_IMAGE=docker.io/library/python:3.11.14-slim-bookworm
 
 FROM ${BASE_IMAGE} AS builder
 

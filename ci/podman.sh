@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs podman with a configuration that works on hosts where its defaults cannot start
-# containers: runc instead of crun (crun refuses cgroup "hybrid" hosts) and default ulimits
-# no higher than the host's hard limits (raising them needs CAP_SYS_RESOURCE).
-# The generated containers.conf is used only when CONTAINERS_CONF is not already set.
+# containers: default ulimits no higher than the host's hard limits (raising them needs
+# CAP_SYS_RESOURCE), and on cgroup v1 / hybrid hosts runc instead of crun (crun refuses
+# "hybrid" mode). The generated containers.conf is used only when CONTAINERS_CONF is unset.
 #   ci/podman.sh <podman arguments...>
 set -euo pipefail
 
@@ -18,7 +18,9 @@ if [[ -z "${CONTAINERS_CONF:-}" ]]; then
   [[ "$nofile" == unlimited ]] && nofile=1048576
   if [[ "$nproc" == unlimited ]] || ((nproc > pid_max)); then nproc="$pid_max"; fi
   runtime=""
-  if command -v runc >/dev/null 2>&1; then runtime='runtime = "runc"'; fi
+  if [[ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" != cgroup2fs ]] && command -v runc >/dev/null 2>&1; then
+    runtime='runtime = "runc"'
+  fi
   conf="$conf_dir/containers.conf"
   tmp="$(mktemp "$conf_dir/containers.conf.XXXXXX")"
   cat >"$tmp" <<CONF
