@@ -33,9 +33,10 @@ RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip uninstall --yes pip setuptools \
  && rm -f /opt/venv/bin/activate*
 
-# Bytecode is compiled here because the runtime root filesystem is read-only.
-COPY app/ ./app/
-RUN python -m compileall -q --invalidation-mode checked-hash app
+# Bytecode is compiled here because the runtime root filesystem is read-only; at the same
+# path as in the final stage, so tracebacks name the real files.
+COPY app/ /srv/app/app/
+RUN python -m compileall -q --invalidation-mode checked-hash /srv/app/app
 
 
 FROM ${BASE_IMAGE} AS runtime
@@ -69,7 +70,7 @@ ENV PATH="/opt/venv/bin:${PATH}" \
     PORT=8080
 
 COPY --from=builder /opt/venv /opt/venv
-COPY --from=builder /build/app /srv/app/app
+COPY --from=builder /srv/app /srv/app
 
 WORKDIR /srv/app
 
