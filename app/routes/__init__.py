@@ -1,0 +1,1 @@
+"""Business routes of the service, one module per resource."""
