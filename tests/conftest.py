@@ -190,6 +190,7 @@ def launch_app(
 ) -> AppProcess:
     """Start `python -m app` on 127.0.0.1 (free port unless given) with `env` on top.
 
+    `env` may override PORT too (e.g. an invalid value, with `wait=False`).
     With `wait=False` it returns at once (for processes expected to fail start-up).
     Prefer the `start_app` fixture, which also guarantees the process is stopped.
     """
@@ -197,7 +198,7 @@ def launch_app(
     popen = subprocess.Popen(
         [sys.executable, "-m", "app"],
         cwd=REPO_ROOT,
-        env=app_environment(PORT=port, **env),
+        env=app_environment(**{"PORT": port, **env}),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
