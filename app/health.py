@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from urllib.parse import SplitResult, urlsplit
 
 import orjson
-from fastapi import APIRouter
+from fastapi import FastAPI
 from fastapi.responses import Response
 
 logger = logging.getLogger("app.health")
@@ -158,19 +158,18 @@ def _json(status: int, body: bytes) -> Response:
     return Response(content=body, status_code=status, media_type=_JSON)
 
 
-def build_router(state: HealthState, checker: ReadinessChecker) -> APIRouter:
+def add_routes(app: FastAPI, state: HealthState, checker: ReadinessChecker) -> None:
     """Probe routes, kept out of the OpenAPI schema: they are for the platform, not clients."""
-    router = APIRouter(include_in_schema=False)
     starting = orjson.dumps({"status": "not_ready", "reason": "starting", "checks": {}})
     draining = orjson.dumps({"status": "not_ready", "reason": "shutting down", "checks": {}})
     ready_no_deps = orjson.dumps({"status": "ready", "checks": {}})
 
-    @router.get("/health")
+    @app.get("/health", include_in_schema=False)
     async def health() -> Response:
         # Liveness never looks at dependencies: a slow database must not restart the pod.
         return _json(200, _HEALTH_OK)
 
-    @router.get("/readiness")
+    @app.get("/readiness", include_in_schema=False)
     async def readiness() -> Response:
         # The answer reflects the state when the probe arrived; a stop that begins while
         # dependencies are being checked is reported by the next probe.
@@ -191,5 +190,3 @@ def build_router(state: HealthState, checker: ReadinessChecker) -> APIRouter:
             }
             return _json(503, orjson.dumps(body))
         return _json(200, orjson.dumps({"status": "ready", "checks": checks}))
-
-    return router

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 
 from app import __version__
 from app.health import HealthState, ReadinessChecker
-from app.health import build_router as build_health_router
+from app.health import add_routes as add_health_routes
 from app.metrics import HttpMetrics, RequestMiddleware
 from app.routes import info, items
 from app.settings import Settings
@@ -76,9 +76,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.metrics = metrics
     app.state.readiness = checker
 
-    app.include_router(build_health_router(state, checker))
-    app.include_router(info.build_router(settings))
-    app.include_router(items.router)
+    # Routes are declared on the app itself, not via include_router: see app/routes/__init__.py.
+    add_health_routes(app, state, checker)
+    info.add_routes(app, settings)
+    items.add_routes(app)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics(request: Request) -> Response:

@@ -13,9 +13,9 @@ Label values come from bounded sets only: `endpoint` is the matched route templa
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -111,7 +111,8 @@ def _request_id(scope: Scope) -> str:
             if _SANE_REQUEST_ID.fullmatch(value):
                 return value.decode("ascii")
             break
-    return uuid.uuid4().hex
+    # 128 random bits as 32 hex digits, like uuid4().hex without building a UUID object.
+    return os.urandom(16).hex()
 
 
 def _client(scope: Scope) -> str | None:

@@ -6,7 +6,7 @@ import socket
 import time
 
 import orjson
-from fastapi import APIRouter
+from fastapi import FastAPI
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -23,13 +23,13 @@ class RuntimeInfo(BaseModel):
     uptime_seconds: float
 
 
-def build_router(settings: Settings) -> APIRouter:
-    router = APIRouter(tags=["info"])
+def add_routes(app: FastAPI, settings: Settings) -> None:
     hostname = socket.gethostname()
     started = time.monotonic()
 
-    @router.get(
+    @app.get(
         "/",
+        tags=["info"],
         summary="Runtime information",
         response_model=None,
         responses={200: {"model": RuntimeInfo, "description": "What is running here."}},
@@ -45,5 +45,3 @@ def build_router(settings: Settings) -> APIRouter:
             "uptime_seconds": round(time.monotonic() - started, 3),
         }
         return Response(orjson.dumps(body), media_type="application/json")
-
-    return router

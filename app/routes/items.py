@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Path
+from fastapi import FastAPI, Path
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -20,17 +20,18 @@ class Item(BaseModel):
     name: str
 
 
-router = APIRouter(tags=["items"])
-
-
-@router.get(
-    "/items/{item_id}",
-    summary="Read one item",
-    response_model=None,
-    responses={200: {"model": Item, "description": "The item."}},
-)
 async def read_item(item_id: Annotated[int, Path(ge=0, le=MAX_ITEM_ID)]) -> Response:
     return Response(
         orjson.dumps({"item_id": item_id, "name": f"item-{item_id}"}),
         media_type="application/json",
     )
+
+
+def add_routes(app: FastAPI) -> None:
+    app.get(
+        "/items/{item_id}",
+        tags=["items"],
+        summary="Read one item",
+        response_model=None,
+        responses={200: {"model": Item, "description": "The item."}},
+    )(read_item)

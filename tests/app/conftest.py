@@ -158,6 +158,8 @@ def capture_logs() -> Iterator[Callable[..., LogCapture]]:
         for name in names
     }
 
+    flags = (logging.logThreads, logging.logProcesses, logging.logMultiprocessing)
+
     def capture(level: str = "info", fmt: str = "json") -> LogCapture:
         stream = io.StringIO()
         configure_logging(level, fmt, stream=stream)
@@ -170,3 +172,4 @@ def capture_logs() -> Iterator[Callable[..., LogCapture]]:
         logger.setLevel(level)
         logger.propagate = propagate
     logging.captureWarnings(False)
+    logging.logThreads, logging.logProcesses, logging.logMultiprocessing = flags
