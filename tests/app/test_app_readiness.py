@@ -37,6 +37,18 @@ class CountingTcpServer:
     def target(self) -> str:
         return f"tcp://127.0.0.1:{self.sock.getsockname()[1]}"
 
+    def settled_count(self, expected: int, timeout: float = 5.0) -> int:
+        """Connections counted once `expected` were accepted (or `timeout` passed).
+
+        A check's connect completes in the kernel before this server's thread accepts it,
+        so the count can lag the readiness response; a short settle catches any extras.
+        """
+        deadline = time.monotonic() + timeout
+        while self.connections < expected and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)
+        return self.connections
+
     def serve(self) -> None:
         while True:
             try:
@@ -138,7 +150,7 @@ async def test_probe_storm_checks_each_dependency_once_per_interval(
     async with serve(app) as client:
         responses = await asyncio.gather(*(client.get("/readiness") for _ in range(200)))
     assert {response.status_code for response in responses} == {200}
-    assert tcp_server.connections == 1
+    assert tcp_server.settled_count(1) == 1
     body = responses[0].json()
     assert body["status"] == "ready"
     assert body["checks"][tcp_server.target]["status"] == "ok"
@@ -162,10 +174,10 @@ async def test_results_are_refreshed_after_the_cache_interval(
     async with serve(app) as client:
         await client.get("/readiness")
         await client.get("/readiness")
-        assert tcp_server.connections == 1
+        assert tcp_server.settled_count(1) == 1
         await asyncio.sleep(0.3)
         await client.get("/readiness")
-    assert tcp_server.connections == 2
+    assert tcp_server.settled_count(2) == 2
 
 
 async def test_zero_cache_checks_on_every_probe(
@@ -175,7 +187,7 @@ async def test_zero_cache_checks_on_every_probe(
     async with serve(app) as client:
         for _ in range(3):
             assert (await client.get("/readiness")).status_code == 200
-    assert tcp_server.connections == 3
+    assert tcp_server.settled_count(3) == 3
 
 
 async def test_refused_tcp_dependency_makes_readiness_503(
