@@ -216,6 +216,12 @@ def launch_app(
 
 
 @pytest.fixture
+def app_env_vars() -> tuple[str, ...]:
+    """Names of every environment variable the service reads."""
+    return APP_ENV_VARS
+
+
+@pytest.fixture
 def free_port() -> int:
     """A free TCP port on 127.0.0.1."""
     return find_free_port()

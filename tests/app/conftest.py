@@ -23,24 +23,8 @@ from app.logging import configure_logging
 from app.main import create_app
 from app.settings import Settings
 
-APP_ENV_VARS = (
-    "APP_NAME",
-    "APP_ENV",
-    "APP_VERSION",
-    "HOST",
-    "PORT",
-    "LOG_LEVEL",
-    "LOG_FORMAT",
-    "ACCESS_LOG_PROBES",
-    "SHUTDOWN_DRAIN_SECONDS",
-    "SHUTDOWN_TIMEOUT_SECONDS",
-    "READINESS_DEPENDENCIES",
-    "READINESS_TIMEOUT_SECONDS",
-    "READINESS_CACHE_SECONDS",
-    "CORS_ORIGINS",
-    "DOCS_ENABLED",
-    "FORWARDED_ALLOW_IPS",
-)
+# Every variable the service reads: one per settings field, upper-cased.
+APP_ENV_VARS = tuple(name.upper() for name in Settings.model_fields)
 
 
 @pytest.fixture(autouse=True)

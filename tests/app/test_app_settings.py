@@ -152,3 +152,8 @@ def test_main_exits_2_with_the_message_and_no_traceback(
     assert len(lines) == 1
     assert "LOG_LEVEL='loud'" in lines[0]
     assert ALLOWED["LOG_LEVEL"] in lines[0]
+
+
+def test_server_fixture_scrubs_every_setting(app_env_vars: tuple[str, ...]) -> None:
+    """tests/conftest.py keeps its own list (it must not import the app); keep them equal."""
+    assert set(app_env_vars) == {name.upper() for name in Settings.model_fields}
