@@ -42,7 +42,6 @@ def run(cmd: Sequence[str], timeout: int = 180) -> subprocess.CompletedProcess[s
     return subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout, check=False)
 
 
-
 def render_chart(
     helm: str,
     values_files: Sequence[Path] = (),
@@ -52,8 +51,16 @@ def render_chart(
     set_values: Sequence[str] = (),
 ) -> list[dict]:
     """`helm template` the chart and return its documents (hooks such as the test Pod included)."""
-    cmd = [helm, "template", RELEASE, str(CHART_DIR), "--namespace", NAMESPACE,
-           "--kube-version", kube_version]
+    cmd = [
+        helm,
+        "template",
+        RELEASE,
+        str(CHART_DIR),
+        "--namespace",
+        NAMESPACE,
+        "--kube-version",
+        kube_version,
+    ]
     for api in api_versions:
         cmd += ["--api-versions", api]
     for values in values_files:

@@ -59,7 +59,10 @@ def _gateway_api_dir() -> Path:
     go = tool("go")
     proc = subprocess.run(
         [go, "mod", "download", "-json", GATEWAY_API_MODULE],
-        capture_output=True, text=True, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return Path(json.loads(proc.stdout)["Dir"])
@@ -102,17 +105,29 @@ def test_rendered_manifests_are_schema_valid(
         try:
             validate_object(doc, kubernetes_version)
         except Exception as exc:
-            pytest.fail(f"{doc['kind']}/{doc['metadata']['name']} ({values_set}, "
-                        f"Kubernetes {kubernetes_version}): {exc}")
+            pytest.fail(
+                f"{doc['kind']}/{doc['metadata']['name']} ({values_set}, "
+                f"Kubernetes {kubernetes_version}): {exc}"
+            )
 
 
 def test_all_on_renders_every_kind(helm_bin: str) -> None:
     docs = render_chart(helm_bin, VALUES_SETS["all-on"])
     kinds = sorted(doc["kind"] for doc in docs)
-    assert kinds == sorted([
-        "Deployment", "HTTPRoute", "HorizontalPodAutoscaler", "Ingress", "NetworkPolicy",
-        "Pod", "PodDisruptionBudget", "Service", "ServiceAccount", "ServiceMonitor",
-    ])
+    assert kinds == sorted(
+        [
+            "Deployment",
+            "HTTPRoute",
+            "HorizontalPodAutoscaler",
+            "Ingress",
+            "NetworkPolicy",
+            "Pod",
+            "PodDisruptionBudget",
+            "Service",
+            "ServiceAccount",
+            "ServiceMonitor",
+        ]
+    )
 
 
 def test_no_object_hard_codes_a_namespace(helm_bin: str) -> None:
@@ -165,8 +180,14 @@ def test_the_validators_reject_bad_objects(helm3: str) -> None:
     route = copy.deepcopy(one(docs, "HTTPRoute"))
     route["spec"]["rules"][0]["backendRef"] = route["spec"]["rules"][0].pop("backendRefs")
     cases.append(route)
-    cases.append({"apiVersion": "monitoring.coreos.com/v1", "kind": "Probe",
-                  "metadata": {"name": "x"}, "spec": {}})
+    cases.append(
+        {
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "Probe",
+            "metadata": {"name": "x"},
+            "spec": {},
+        }
+    )
     cases.append({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "x"}})
     for case in cases:
         with pytest.raises(Exception):  # noqa: B017, PT011 - each validator raises its own type

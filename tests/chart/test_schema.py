@@ -16,8 +16,17 @@ SCHEMA = json.loads((CHART_DIR / "values.schema.json").read_text())
 # Objects whose keys are free-form (label/annotation maps) or Kubernetes types passed through
 # as-is; everything else the chart defines must forbid unknown keys.
 OPEN_OBJECTS = {
-    "labelMap", "annotationMap", "nodeSelector", "global", "valueFrom", "nodeAffinity",
-    "podAffinity", "podAntiAffinity", "extraVolumes", "topologySpreadConstraints", "headers",
+    "labelMap",
+    "annotationMap",
+    "nodeSelector",
+    "global",
+    "valueFrom",
+    "nodeAffinity",
+    "podAffinity",
+    "podAntiAffinity",
+    "extraVolumes",
+    "topologySpreadConstraints",
+    "headers",
     "queryParams",
 }
 
@@ -51,7 +60,8 @@ def test_schema_is_valid_draft7() -> None:
 
 def test_every_chart_object_forbids_unknown_keys() -> None:
     loose = [
-        name for name, node in _objects(SCHEMA)
+        name
+        for name, node in _objects(SCHEMA)
         if name not in OPEN_OBJECTS
         and node.get("additionalProperties") is not False
         and not isinstance(node.get("additionalProperties"), dict)
