@@ -196,10 +196,23 @@ Fails when extraEnv repeats a chart-managed name or one of its own names.
 {{- end }}
 
 {{/*
-Cross-field checks the schema cannot express.
+Cross-field checks of the Deployment's values that the schema cannot express.
 */}}
 {{- define "production-api.validate" -}}
 {{- include "production-api.validateExtraEnv" . }}
+{{- $ru := .Values.rollingUpdate }}
+{{- if and (eq (toString $ru.maxSurge) "0") (eq (toString $ru.maxUnavailable) "0") }}
+{{- fail "rollingUpdate.maxSurge and rollingUpdate.maxUnavailable are both 0; a rollout could never progress" }}
+{{- end }}
+{{- if and .Values.config.readiness.dependencies .Values.probes.readiness.enabled (le (float64 .Values.probes.readiness.timeoutSeconds) (float64 .Values.config.readiness.timeoutSeconds)) }}
+{{- fail (printf "probes.readiness.timeoutSeconds=%v must exceed config.readiness.timeoutSeconds=%v, or dependency checks time the probe out" .Values.probes.readiness.timeoutSeconds .Values.config.readiness.timeoutSeconds) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Cross-field checks of the HPA values.
+*/}}
+{{- define "production-api.validateAutoscaling" -}}
 {{- $a := .Values.autoscaling }}
 {{- if and $a.enabled (gt (int $a.minReplicas) (int $a.maxReplicas)) }}
 {{- fail (printf "autoscaling.minReplicas=%v is greater than autoscaling.maxReplicas=%v" $a.minReplicas $a.maxReplicas) }}
@@ -207,15 +220,14 @@ Cross-field checks the schema cannot express.
 {{- if and $a.enabled (kindIs "invalid" $a.targetCPUUtilizationPercentage) (kindIs "invalid" $a.targetMemoryUtilizationPercentage) }}
 {{- fail "autoscaling.targetCPUUtilizationPercentage and autoscaling.targetMemoryUtilizationPercentage are both null; the HPA needs at least one metric" }}
 {{- end }}
+{{- end }}
+
+{{/*
+Cross-field checks of the PodDisruptionBudget values.
+*/}}
+{{- define "production-api.validatePodDisruptionBudget" -}}
 {{- $pdb := .Values.podDisruptionBudget }}
 {{- if and $pdb.enabled (not (kindIs "invalid" $pdb.minAvailable)) (not (kindIs "invalid" $pdb.maxUnavailable)) }}
 {{- fail "podDisruptionBudget.minAvailable and podDisruptionBudget.maxUnavailable are both set; set only one" }}
-{{- end }}
-{{- $ru := .Values.rollingUpdate }}
-{{- if and (eq (toString $ru.maxSurge) "0") (eq (toString $ru.maxUnavailable) "0") }}
-{{- fail "rollingUpdate.maxSurge and rollingUpdate.maxUnavailable are both 0; a rollout could never progress" }}
-{{- end }}
-{{- if and .Values.config.readiness.dependencies .Values.probes.readiness.enabled (le (float64 .Values.probes.readiness.timeoutSeconds) (float64 .Values.config.readiness.timeoutSeconds)) }}
-{{- fail (printf "probes.readiness.timeoutSeconds=%v must exceed config.readiness.timeoutSeconds=%v, or dependency checks time the probe out" .Values.probes.readiness.timeoutSeconds .Values.config.readiness.timeoutSeconds) }}
 {{- end }}
 {{- end }}
