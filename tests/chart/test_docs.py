@@ -4,7 +4,6 @@ value carries a description."""
 from __future__ import annotations
 
 import difflib
-import re
 import shutil
 from pathlib import Path
 
@@ -48,10 +47,12 @@ def _leaf_keys(node: object, prefix: str = "") -> set[str]:
 
 def test_every_value_is_documented() -> None:
     rows = {}
-    for line in README.read_text().splitlines():
-        match = re.match(r"^\| (\S+) \| (\w+) \| .* \| (.*) \|$", line)
-        if match:
-            rows[match.group(1)] = match.group(3).strip()
+    table = README.read_text().split("| Key | Type | Default | Description |", 1)[1]
+    for line in table.splitlines()[2:]:
+        if not line.startswith("| "):
+            break
+        key, *_, description = (cell.strip() for cell in line.strip("|").split(" | "))
+        rows[key] = description
     assert rows, "no values table in README.md"
     undocumented = sorted(key for key, desc in rows.items() if not desc)
     assert undocumented == []
