@@ -192,3 +192,20 @@ def test_the_validators_reject_bad_objects(helm3: str) -> None:
     for case in cases:
         with pytest.raises(Exception):  # noqa: B017, PT011 - each validator raises its own type
             validate_object(case, NEWEST_KUBERNETES)
+
+
+def test_selectors_pick_only_the_app_pods(helm_bin: str) -> None:
+    """The Service, PDB and NetworkPolicy select the Deployment's pods and not the test Pod,
+    which would otherwise receive Service traffic while `helm test` runs."""
+    docs = render_chart(helm_bin, VALUES_SETS["all-on"])
+    pod_labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    test_labels = one(docs, "Pod")["metadata"]["labels"]
+    selectors = {
+        "Service": one(docs, "Service")["spec"]["selector"],
+        "Deployment": one(docs, "Deployment")["spec"]["selector"]["matchLabels"],
+        "PodDisruptionBudget": one(docs, "PodDisruptionBudget")["spec"]["selector"]["matchLabels"],
+        "NetworkPolicy": one(docs, "NetworkPolicy")["spec"]["podSelector"]["matchLabels"],
+    }
+    for kind, selector in selectors.items():
+        assert selector.items() <= pod_labels.items(), kind
+        assert not selector.items() <= test_labels.items(), kind

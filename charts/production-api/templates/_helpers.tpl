@@ -53,6 +53,21 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
 {{/*
+Labels of the `helm test` Pod. Its name label differs from the app's so the Service,
+Deployment and PodDisruptionBudget selectors never pick the test Pod up.
+*/}}
+{{- define "production-api.testLabels" -}}
+helm.sh/chart: {{ include "production-api.chart" . }}
+app.kubernetes.io/name: {{ include "production-api.name" . }}-test
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: helm-test
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
 Name of the ServiceAccount the pods run as.
 */}}
 {{- define "production-api.serviceAccountName" -}}
