@@ -33,18 +33,28 @@ def test_app_version_matches_chart_app_version() -> None:
     assert chart["appVersion"] == app.__version__
 
 
+def _managed_env() -> dict[str, str]:
+    """The helper listing the env names the chart manages (extraEnv may not repeat them)."""
+    helpers = (CHART_DIR / "templates" / "_helpers.tpl").read_text()
+    body = helpers.split('define "production-api.managedEnv" -}}')[1].split("{{- end }}")[0]
+    return yaml.safe_load(body)
+
+
+def test_managed_env_list_is_what_the_chart_renders(helm3: str) -> None:
+    values = yaml.safe_load(VALUES_SETS["all-on"][0].read_text())
+    extra = {e["name"] for e in values["extraEnv"]}
+    container = _container(render_chart(helm3, VALUES_SETS["all-on"]))
+    rendered = {e["name"] for e in container["env"]} - extra
+    assert rendered == set(_managed_env())
+
+
 def test_chart_env_names_are_app_settings() -> None:
     from app.settings import ALLOWED, Settings
 
     app_vars = {name.upper() for name in Settings.model_fields}
     assert set(ALLOWED) == app_vars
-    managed = yaml.safe_load(
-        (CHART_DIR / "templates" / "_helpers.tpl")
-        .read_text()
-        .split('define "production-api.managedEnv" -}}')[1]
-        .split("{{- end }}")[0]
-    )
-    assert set(managed) <= app_vars, set(managed) - app_vars
+    managed = set(_managed_env())
+    assert managed <= app_vars, managed - app_vars
 
 
 @pytest.mark.parametrize("values_set", list(VALUES_SETS))
