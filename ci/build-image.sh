@@ -91,4 +91,8 @@ if ((${#build_volumes[@]})); then
     --target builder --tag "$IMAGE-builder" "$@" .
 fi
 timeout "$BUILD_TIMEOUT" "${engine_cmd[@]}" build "${args[@]}" "$@" .
+if ((${#build_volumes[@]})); then
+  # The layers stay in the build cache; only the helper tag goes.
+  "${engine_cmd[@]}" untag "$IMAGE-builder" >/dev/null
+fi
 log "built $IMAGE in $((SECONDS - start))s"
