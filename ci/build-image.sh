@@ -10,8 +10,9 @@
 #   LOCAL_BASE=1      build and use the local Debian base image from ci/base-image.sh
 #                     (for hosts that cannot pull from a registry; implies podman)
 #   BUILD_CA_BUNDLE   CA bundle pip must trust during the build, e.g. behind a TLS-inspecting
-#                     proxy (podman only; default: $PIP_CERT when set). Mounted for the build's
-#                     RUN steps only; nothing of it is stored in the image.
+#                     proxy (podman only; default: the host pip's: $PIP_CERT or `cert` in its
+#                     config; set it empty for none). Mounted for the builder stage's RUN
+#                     steps only; nothing of it is stored in the image.
 #   SOURCE_URL        org.opencontainers.image.source   (default: git remote "origin", if any)
 #   BUILD_TIMEOUT     seconds                           (default 1200)
 # Extra arguments are passed to the engine's build command.
@@ -24,7 +25,15 @@ cd "$REPO_ROOT"
 IMAGE="${IMAGE:-production-api:dev}"
 LOCAL_BASE="${LOCAL_BASE:-0}"
 BUILD_TIMEOUT="${BUILD_TIMEOUT:-1200}"
-BUILD_CA_BUNDLE="${BUILD_CA_BUNDLE:-${PIP_CERT:-}}"
+# pip's own CA setting on this host, if any: $PIP_CERT, else `cert` from pip's config files.
+host_pip_cert() {
+  if [[ -n "${PIP_CERT:-}" ]]; then
+    printf '%s\n' "$PIP_CERT"
+  elif command -v python3 >/dev/null; then
+    python3 -m pip config list 2>/dev/null | sed -n "s/^global\.cert='\(.*\)'\$/\1/p" | tail -n 1
+  fi
+}
+BUILD_CA_BUNDLE="${BUILD_CA_BUNDLE-$(host_pip_cert)}"
 
 engine="${CONTAINER_ENGINE:-}"
 if [[ "$LOCAL_BASE" == 1 ]]; then
