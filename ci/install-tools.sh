@@ -116,7 +116,10 @@ install_apt_packages() {
 # so a rebuild after a version bump reuses every unchanged package.
 
 export CGO_ENABLED=0
-GO_BUILD_FLAGS=(-trimpath)
+GO_BUILD_FLAGS=(-trimpath -buildvcs=false)
+if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then
+  export PATH="$PATH:/usr/local/go/bin"
+fi
 
 # go_install NAME VERSION PACKAGE@VERSION [LDFLAGS]: `go install` into a scratch GOBIN, then
 # moves the binary into $TOOLS_BIN/NAME.
