@@ -113,9 +113,10 @@ def test_probe_and_metrics_paths_answer_in_the_app(
     helm3: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every path the chart probes, scrapes or checks in `helm test` answers 200 in the app."""
+    from fastapi.testclient import TestClient
+
     from app.main import create_app
     from app.settings import ALLOWED, load_settings
-    from fastapi.testclient import TestClient
 
     docs = render_chart(helm3, VALUES_SETS["staging"])
     container = _container(docs)
