@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from promstack import CHART, PrometheusProcess, free_loopback_port
 
 

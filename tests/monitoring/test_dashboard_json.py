@@ -11,7 +11,6 @@ import re
 from typing import Any
 
 import pytest
-
 from promstack import CHART, dashboard_queries, find_kind
 
 DASHBOARD = CHART / "dashboards" / "production-api.json"

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from promstack import HERE, find_kind
 
 UNIT_TESTS = HERE / "rules_test.yaml"
