@@ -19,7 +19,7 @@ def check_metrics(promtool: str, exposition: bytes) -> subprocess.CompletedProce
 
 
 def test_metrics_pass_promtool_lint(start_app: Any, promtool: str) -> None:
-    app = start_app()
+    app = start_app(SHUTDOWN_DRAIN_SECONDS=0)
     for path in TRAFFIC:
         app.get(path)
     status, body = app.get("/metrics")

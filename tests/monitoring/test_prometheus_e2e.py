@@ -90,7 +90,7 @@ def test_prometheus_scrapes_the_service_as_the_servicemonitor_says(
     container = deployment["spec"]["template"]["spec"]["containers"][0]["name"]
     endpoint = monitor["spec"]["endpoints"][0]
 
-    app = start_app(APP_ENV="staging")
+    app = start_app(APP_ENV="staging", SHUTDOWN_DRAIN_SECONDS=0)
     configs = scrape_configs(
         monitor,
         service,
