@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# Installs the pinned toolchain the tests use, into the cache outside the repository
+# ($TOOLS_CACHE, see ci/lib.sh). Idempotent: a tool whose pinned version is already there is
+# left alone, so a second run only checks. Versions live in ci/versions.env.
+#
+#   1. Debian packages (promtool/prometheus, shellcheck, wrk, podman, runc, debootstrap, ...)
+#   2. helm (Helm 3) and helm4 (Helm 4), built from source with the Go module proxy
+#   3. the helm-unittest plugin, built from ci/tools/ into $HELM_PLUGINS/unittest
+#   4. actionlint and helm-docs
+#   5. the project venv ($PY_VENV) from requirements-dev.lock (hash-checked)
+#   6. checkov, in a venv of its own
+#
+# Prints one line per tool. Build output goes to $TOOLS_CACHE/logs/ and is shown on failure.
+set -euo pipefail
+
+# shellcheck source=ci/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=ci/versions.env
+source "$REPO_ROOT/ci/versions.env"
+
+STAMPS="$TOOLS_CACHE/stamps"
+LOGS="$TOOLS_CACHE/logs"
+mkdir -p "$TOOLS_BIN" "$HELM_PLUGINS" "$HELM_CACHE_HOME" "$HELM_CONFIG_HOME" \
+  "$HELM_DATA_HOME" "$STAMPS" "$LOGS"
+
+# One install at a time per cache: parallel runs (several checkouts, make -j) wait here.
+exec 9>"$TOOLS_CACHE/install.lock"
+flock -w 3600 9
+
+WORK="$(mktemp -d "$TOOLS_CACHE/tmp.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+die() {
+  printf 'install-tools: %s\n' "$*" >&2
+  exit 1
+}
+
+# report TOOL VERSION STATUS: the one line printed per tool.
+report() { log "$(printf '%-15s %-18s %s' "$1" "$2" "$3")"; }
+
+# run_logged NAME CMD...: runs CMD with its output in $LOGS/NAME.log; on failure shows the tail.
+run_logged() {
+  local name="$1" log_file="$LOGS/$1.log"
+  shift
+  if ! "$@" >"$log_file" 2>&1; then
+    tail -n 60 "$log_file" >&2
+    die "$name failed (full log: $log_file)"
+  fi
+}
+
+# The stamp of a tool records what was installed (version plus build recipe); a tool is
+# current when its files exist and its stamp holds the expected key.
+stamp_is() { [[ -f "$STAMPS/$1" && "$(<"$STAMPS/$1")" == "$2" ]]; }
+stamp_write() { printf '%s\n' "$2" >"$STAMPS/$1"; }
+
+as_root() {
+  if [[ $EUID -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null; then
+    sudo "$@"
+  else
+    die "root is needed for: $*"
+  fi
+}
+
+# have PROBE: an absolute path that is executable, or a command on PATH (or in an sbin).
+have() {
+  case "$1" in
+    /*) [[ -x "$1" ]] ;;
+    *) command -v "$1" >/dev/null || [[ -x "/usr/sbin/$1" || -x "/sbin/$1" ]] ;;
+  esac
+}
+
+# The Go module's go.mod, from the module proxy (cached in the module cache).
+go_mod_file() {
+  go mod download -json "$1" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p'
+}
+
+# ---------------------------------------------------------------------------------------------
+# 1. Debian packages
+
+install_apt_packages() {
+  local entry pkg probe missing=() present=()
+  for entry in "${APT_PACKAGES[@]}"; do
+    pkg="${entry%%:*}"
+    probe="${entry#*:}"
+    if have "$probe"; then
+      present+=("$pkg")
+    elif [[ " ${missing[*]} " != *" $pkg "* ]]; then
+      missing+=("$pkg")
+    fi
+  done
+
+  if ((${#missing[@]})); then
+    local start=$SECONDS
+    local apt=(apt-get -o DPkg::Lock::Timeout=600 -y -q)
+    run_logged apt-update as_root "${apt[@]}" update
+    run_logged apt-install as_root env DEBIAN_FRONTEND=noninteractive \
+      "${apt[@]}" install --no-install-recommends "${missing[@]}"
+    for pkg in "${missing[@]}"; do
+      report "$pkg" "(apt)" "installed ($((SECONDS - start)) s for all)"
+    done
+  fi
+  for pkg in $(printf '%s\n' "${present[@]}" | sort -u); do
+    if [[ " ${missing[*]} " != *" $pkg "* ]]; then
+      report "$pkg" "(apt)" "already present"
+    fi
+  done
+}
+
+# ---------------------------------------------------------------------------------------------
+# 2.-4. Go tools. Static (CGO off), -trimpath, stripped; the default Go build cache is kept,
+# so a rebuild after a version bump reuses every unchanged package.
+
+export CGO_ENABLED=0
+GO_BUILD_FLAGS=(-trimpath -buildvcs=false)
+if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then
+  export PATH="$PATH:/usr/local/go/bin"
+fi
+
+# go_install NAME VERSION PACKAGE@VERSION [LDFLAGS]: `go install` into a scratch GOBIN, then
+# moves the binary into $TOOLS_BIN/NAME.
+go_install() {
+  local name="$1" version="$2" pkg="$3" ldflags="${4:-}"
+  local key="$pkg ldflags=[$ldflags]"
+  if [[ -x "$TOOLS_BIN/$name" ]] && stamp_is "$name" "$key"; then
+    report "$name" "$version" "already present"
+    return
+  fi
+  local start=$SECONDS gobin="$WORK/gobin-$name"
+  mkdir -p "$gobin"
+  run_logged "go-install-$name" env GOBIN="$gobin" \
+    go install "${GO_BUILD_FLAGS[@]}" -ldflags="-s -w $ldflags" "$pkg"
+  local built=("$gobin"/*)
+  mv -f "${built[0]}" "$TOOLS_BIN/$name"
+  stamp_write "$name" "$key"
+  report "$name" "$version" "installed ($((SECONDS - start)) s)"
+}
+
+# Helm's release builds set the version and the default Kubernetes version (from the
+# client-go it is built with) by ldflags; a plain `go install` would report v3.22 and
+# render with .Capabilities.KubeVersion v1.20.0.
+helm3_ldflags() {
+  local client_go minor
+  client_go="$(awk '$1 == "k8s.io/client-go" {print $2}' "$(go_mod_file "helm.sh/helm/v3@$HELM_VERSION")")"
+  [[ "$client_go" =~ ^v0\.([0-9]+)\. ]] || die "cannot read client-go version of helm $HELM_VERSION"
+  minor="${BASH_REMATCH[1]}"
+  local v=helm.sh/helm/v3
+  printf '%s ' \
+    "-X $v/internal/version.version=$HELM_VERSION" \
+    "-X $v/internal/version.gitTreeState=clean" \
+    "-X $v/pkg/lint/rules.k8sVersionMajor=1" \
+    "-X $v/pkg/lint/rules.k8sVersionMinor=$minor" \
+    "-X $v/pkg/chartutil.k8sVersionMajor=1" \
+    "-X $v/pkg/chartutil.k8sVersionMinor=$minor"
+}
+
+# Helm 4 reads the Kubernetes version from its build info; only the version is set.
+helm4_ldflags() {
+  printf '%s ' \
+    "-X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION" \
+    "-X helm.sh/helm/v4/internal/version.gitTreeState=clean"
+}
+
+# helm-unittest's go.mod has a replace directive, so it is built from ci/tools/ (which
+# repeats it) and installed as a Helm plugin: the upstream plugin.yaml without its install
+# hooks (they download release binaries), plus the binary its platformCommand names.
+install_helm_unittest() {
+  local tools_dir="$REPO_ROOT/ci/tools" mod=github.com/helm-unittest/helm-unittest
+  local plugin_dir="$HELM_PLUGINS/unittest"
+  local key
+  key="$(cat "$tools_dir/go.mod" "$tools_dir/go.sum" | sha256sum | cut -d' ' -f1)"
+  if [[ -f "$plugin_dir/plugin.yaml" ]] && stamp_is helm-unittest "$key"; then
+    report helm-unittest "$HELM_UNITTEST_VERSION" "already present"
+    return
+  fi
+  local start=$SECONDS src version os arch binary
+  version="$(cd "$tools_dir" && go list -m -f '{{.Version}}' "$mod")"
+  [[ "$version" == "$HELM_UNITTEST_VERSION" ]] ||
+    die "ci/tools/go.mod requires $mod $version, ci/versions.env says $HELM_UNITTEST_VERSION"
+  src="$(cd "$tools_dir" && go mod download -json "$mod" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"
+  os="$(go env GOOS)"
+  arch="$(go env GOARCH)"
+  [[ "$os" == darwin ]] && os=macos
+  binary="untt-$os-$arch"
+
+  local staging="$WORK/unittest"
+  mkdir -p "$staging"
+  (
+    cd "$tools_dir"
+    run_logged go-build-helm-unittest go build "${GO_BUILD_FLAGS[@]}" \
+      -ldflags="-s -w -X $mod/internal/build.version=${version#v}" \
+      -o "$staging/$binary" "$mod/cmd/helm-unittest"
+  )
+  sed '/^platformHooks:/,$d' "$src/plugin.yaml" >"$staging/plugin.yaml"
+  grep -q "\$HELM_PLUGIN_DIR/$binary\"" "$staging/plugin.yaml" ||
+    die "upstream plugin.yaml of $mod $version has no command for $binary"
+  install -m 0644 "$src/LICENSE" "$staging/LICENSE"
+
+  rm -rf "$plugin_dir"
+  mv "$staging" "$plugin_dir"
+  stamp_write helm-unittest "$key"
+  report helm-unittest "$HELM_UNITTEST_VERSION" "installed ($((SECONDS - start)) s)"
+}
+
+install_go_tools() {
+  command -v go >/dev/null || die "the go command is needed to build helm and the Go tools"
+  go_install helm "$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" "$(helm3_ldflags)"
+  go_install helm4 "$HELM4_VERSION" "helm.sh/helm/v4/cmd/helm@$HELM4_VERSION" "$(helm4_ldflags)"
+  install_helm_unittest
+  go_install actionlint "$ACTIONLINT_VERSION" \
+    "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+  go_install helm-docs "$HELM_DOCS_VERSION" \
+    "github.com/norwoodj/helm-docs/cmd/helm-docs@$HELM_DOCS_VERSION" \
+    "-X main.version=${HELM_DOCS_VERSION#v}"
+}
+
+# ---------------------------------------------------------------------------------------------
+# 5.-6. Python. Venvs are made with the real interpreter: not a pyenv shim, and not the
+# project venv's python3, which ci/lib.sh puts first on PATH.
+
+PYTHON="$(PATH="${PATH//"$PY_VENV/bin:"/}" python3 -c 'import sys; print(sys.executable)')"
+[[ "$PYTHON" != "$TOOLS_CACHE"/* ]] || die "python3 on PATH is a venv's ($PYTHON)"
+
+# The project venv: recreated whenever requirements-dev.lock (or the interpreter) changes.
+# The app itself is not installed: it is imported from the repository root.
+install_project_venv() {
+  local lock="$REPO_ROOT/requirements-dev.lock" key
+  key="$(sha256sum "$lock" | cut -d' ' -f1) $PYTHON"
+  if "$PY_VENV/bin/python" -c '' 2>/dev/null && stamp_is venv "$key"; then
+    report venv "$(basename "$lock")" "already present"
+    return
+  fi
+  local start=$SECONDS
+  rm -f "$STAMPS/venv"
+  run_logged venv-create "$PYTHON" -m venv --clear "$PY_VENV"
+  run_logged venv-pip-install "$PY_VENV/bin/python" -m pip install \
+    --disable-pip-version-check --no-input --require-hashes -r "$lock"
+  stamp_write venv "$key"
+  report venv "$(basename "$lock")" "installed ($((SECONDS - start)) s)"
+}
+
+# checkov pins many dependencies of its own, so it gets a venv apart from the project's.
+# Installed with uv (from the project venv) for speed.
+install_checkov() {
+  local venv="$TOOLS_CACHE/checkov-venv" key="checkov==$CHECKOV_VERSION $PYTHON"
+  if [[ -x "$TOOLS_BIN/checkov" ]] && "$venv/bin/python" -c '' 2>/dev/null &&
+    stamp_is checkov "$key"; then
+    report checkov "$CHECKOV_VERSION" "already present"
+    return
+  fi
+  local start=$SECONDS
+  rm -f "$STAMPS/checkov"
+  run_logged checkov-venv "$PYTHON" -m venv --clear --without-pip "$venv"
+  run_logged checkov-install "$PY_VENV/bin/uv" pip install --python "$venv/bin/python" \
+    "checkov==$CHECKOV_VERSION"
+  ln -sfn "$venv/bin/checkov" "$TOOLS_BIN/checkov"
+  stamp_write checkov "$key"
+  report checkov "$CHECKOV_VERSION" "installed ($((SECONDS - start)) s)"
+}
+
+# ---------------------------------------------------------------------------------------------
+
+install_apt_packages
+install_go_tools
+install_project_venv
+install_checkov
