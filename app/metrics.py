@@ -33,7 +33,7 @@ from prometheus_client.exposition import choose_encoder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.health import HealthState
-from app.logging import ACCESS_LOGGER, REQUEST_ID
+from app.logging import ACCESS_LOGGER, REQUEST_ID, log_access
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 STANDARD_METHODS = frozenset(
@@ -233,24 +233,15 @@ class RequestMiddleware:
         duration: float,
         request_id: str,
     ) -> None:
-        path = scope["path"]
-        # makeRecord + handle instead of .log(): skips the caller lookup (a stack walk)
-        # that an access line never needs.
-        record = self.access.makeRecord(
-            ACCESS_LOGGER,
+        log_access(
+            self.access,
             level,
-            "",
-            0,
-            "%s %s %d",
-            (scope["method"], path, status),
-            None,
-            extra={
+            {
                 "method": scope["method"],
-                "path": path,
+                "path": scope["path"],
                 "status": status,
                 "duration_ms": round(duration * 1000, 3),
                 "request_id": request_id,
                 "client": _client(scope),
             },
         )
-        self.access.handle(record)
