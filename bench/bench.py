@@ -143,11 +143,11 @@ def make_server(name: str, args: argparse.Namespace, out_dir: Path, tag: str = "
     port = free_port()
     argv = [*cpu_prefix(args.server_cpu), sys.executable, *tail]
     env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
-    if name == "production-api":
-        env.update({"HOST": "127.0.0.1", "PORT": str(port)})
-    else:
-        argv += ["--host", "127.0.0.1", "--port", str(port)]
+    # The interpreter environment the image ships with (Dockerfile: unbuffered stdout), the
+    # same for every server, whatever the calling shell had.
+    for var in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED", "PYTHONOPTIMIZE"):
+        env.pop(var, None)
+    env["PYTHONUNBUFFERED"] = "1"
     # The app's own settings come from these; strip anything a developer shell may carry so
     # production-api really runs with its defaults.
     for var in (
@@ -165,8 +165,14 @@ def make_server(name: str, args: argparse.Namespace, out_dir: Path, tag: str = "
         "CORS_ORIGINS",
         "DOCS_ENABLED",
         "FORWARDED_ALLOW_IPS",
+        "HOST",
+        "PORT",
     ):
         env.pop(var, None)
+    if name == "production-api":
+        env.update({"HOST": "127.0.0.1", "PORT": str(port)})
+    else:
+        argv += ["--host", "127.0.0.1", "--port", str(port)]
     suffix = f".{tag}" if tag else ""
     return Server(
         name=name,
@@ -325,50 +331,73 @@ def check_responses(servers: dict[str, Server]) -> dict[str, dict[str, str]]:
     return bodies
 
 
-def phase_throughput(args, servers: dict[str, Server], log) -> dict:
+def warm_up(server: Server, paths, count: int) -> None:
+    """`count` keep-alive GETs per path, so the first timed run does not pay for cold caches."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        for path in paths:
+            for _ in range(count):
+                conn.request("GET", path)
+                conn.getresponse().read()
+    finally:
+        conn.close()
+
+
+def phase_rounds(args, out_dir: Path, ctx: dict, log) -> dict[str, Server]:
+    """Every round starts FRESH server processes (in shuffled order, timing each start-up),
+    warms them up, then runs wrk on every endpoint with the server order shuffled.
+
+    Fresh processes per round matter: with hash randomisation and address-space layout
+    differing per process, two instances of the same server differ by up to ~10% in req/s;
+    the median over rounds is then also a median over instances. The last round's servers
+    are left running and returned for the memory and /metrics phases.
+    """
     rng = random.Random(args.seed)  # noqa: S311 - shuffling, not security
-    results: dict[str, dict[str, list[dict]]] = {
-        n: {e: [] for e in args.endpoints} for n in servers
-    }
-    if args.warmup > 0:
-        log(f"warm-up: {args.warmup}s per server and endpoint")
-        for path in args.endpoints.values():
-            for srv in servers.values():
-                run_wrk(args, srv, path, args.warmup)
+    names = args.server_names
+    results: dict[str, dict[str, list[dict]]] = {n: {e: [] for e in args.endpoints} for n in names}
+    startup: dict[str, list[float]] = {n: [] for n in names}
+    servers: dict[str, Server] = {}
+    ctx["raw_throughput"], ctx["startup"] = results, startup
     for rnd in range(1, args.rounds + 1):
-        for label, path in args.endpoints.items():
-            order = list(servers)
-            rng.shuffle(order)
-            for name in order:
-                r = run_wrk(args, servers[name], path, args.duration)
-                r["round"] = rnd
-                results[name][label].append(r)
-                log(
-                    f"round {rnd}/{args.rounds} {label:<17} {name:<15} "
-                    f"{r['rps']:>9.0f} req/s  p50 {r['p50_ms']:6.2f} ms  "
-                    f"p99 {r['p99_ms']:6.2f} ms  core share {r['core_share']:.2f}"
-                )
-    return results
-
-
-def phase_startup(args, out_dir: Path, names: list[str], log) -> dict[str, list[float]]:
-    rng = random.Random(args.seed + 1)  # noqa: S311
-    times: dict[str, list[float]] = {n: [] for n in names}
-    for i in range(args.startup_runs):
         order = list(names)
         rng.shuffle(order)
-        for name in order:
-            srv = make_server(name, args, out_dir, tag="startup")
-            spawn(srv)
-            try:
-                times[name].append(wait_healthy(srv))
-            finally:
-                srv.kill()
-        log(
-            f"start-up run {i + 1}/{args.startup_runs}: "
-            + ", ".join(f"{n} {times[n][-1] * 1000:.0f} ms" for n in names)
-        )
-    return times
+        servers = {}
+        try:
+            for name in order:
+                srv = make_server(name, args, out_dir)
+                spawn(srv)
+                servers[name] = srv
+                startup[name].append(wait_healthy(srv))
+            log(
+                f"round {rnd}/{args.rounds}: started "
+                + ", ".join(f"{n} in {startup[n][-1] * 1000:.0f} ms" for n in order)
+            )
+            if rnd == 1:
+                ctx["commands"] = {
+                    n: (["HOST=127.0.0.1", "PORT=$PORT"] if n == "production-api" else [])
+                    + [("$PORT" if a == str(s.port) else a) for a in s.argv]
+                    for n, s in servers.items()
+                }
+                ctx["bodies"] = check_responses(servers)
+            for srv in servers.values():
+                warm_up(srv, args.endpoints.values(), args.warmup)
+            for label, path in args.endpoints.items():
+                rng.shuffle(order)
+                for name in order:
+                    r = run_wrk(args, servers[name], path, args.duration)
+                    r["round"] = rnd
+                    results[name][label].append(r)
+                    log(
+                        f"round {rnd}/{args.rounds} {label:<17} {name:<15} "
+                        f"{r['rps']:>9.0f} req/s  p50 {r['p50_ms']:6.2f} ms  "
+                        f"p99 {r['p99_ms']:6.2f} ms  core share {r['core_share']:.2f}  "
+                        f"{r['rps_cpu']:>6.0f} req/CPU-s"
+                    )
+        finally:
+            if rnd < args.rounds or sys.exc_info()[0] is not None:
+                for srv in servers.values():
+                    srv.kill()
+    return servers
 
 
 def parse_metrics(text: str) -> dict:
@@ -693,10 +722,11 @@ def render(ctx: dict) -> str:
     w("## Throughput and latency")
     w("")
     w(
-        f"`wrk --latency -c{a.connections} -t{a.threads} -d{a.duration}s`, {a.rounds} rounds per "
-        f"server and endpoint, server order shuffled each round (seed {a.seed}), "
-        f"{a.warmup}s warm-up per server and endpoint first. "
-        f"Servers pinned to CPU {a.server_cpu}, wrk to CPU {a.load_cpu}."
+        f"`wrk --latency -c{a.connections} -t{a.threads} -d{a.duration}s` per server and "
+        f"endpoint in each of {a.rounds} rounds. Every round starts fresh server processes, "
+        f"warms each up with {a.warmup} requests per endpoint, then runs the endpoints one "
+        f"after another with the server order shuffled (seed {a.seed}). Servers pinned to CPU "
+        f"{a.server_cpu}, wrk to CPU {a.load_cpu}. Medians over rounds."
     )
     w("")
     w(
@@ -745,10 +775,12 @@ def render(ctx: dict) -> str:
     w("")
     w(
         f"Start-up: time from spawning the process to the first 200 on `/health` (polled every "
-        f"2 ms over a fresh connection), median of {a.startup_runs} runs, servers interleaved."
+        f"2 ms over a fresh connection), median of {a.rounds} (one per round; servers are "
+        "started one after another in shuffled order, each round with fresh processes)."
     )
     w(
-        f"RSS: `VmRSS` from `/proc/PID/status` after all throughput rounds, then after "
+        f"RSS: `VmRSS` from `/proc/PID/status` of the last round's processes after their load "
+        f"({len(a.endpoints)} x {a.duration} s of wrk plus warm-up), then after "
         f"{a.paths:,} GET requests to distinct random paths (`/bench/<n>/<random hex>`, all 404)."
     )
     w("")
@@ -883,14 +915,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--quick",
         action="store_true",
-        help="smoke mode: 1 round of 1 s, 1 start-up run, 300 paths, no warm-up",
+        help="smoke mode: 1 round of 1 s runs, 20 warm-up requests, 300 paths",
     )
     p.add_argument("--rounds", type=int, default=8)
     p.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
-    p.add_argument("--warmup", type=int, default=1, help="seconds of warm-up per server/endpoint")
+    p.add_argument(
+        "--warmup", type=int, default=500, help="warm-up requests per endpoint per fresh server"
+    )
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--threads", type=int, default=1, help="wrk threads (one core -> 1)")
-    p.add_argument("--startup-runs", type=int, default=7)
     p.add_argument("--paths", type=int, default=10_000, help="distinct paths for the flood")
     p.add_argument(
         "--endpoints",
@@ -908,8 +941,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument(
         "--image",
-        default="localhost/production-api:latest",
-        help="image reference to read the size of with `podman image inspect`",
+        default="localhost/production-api:dev",
+        help="image to read the size of with `podman image inspect` (`make image` builds it)",
     )
     p.add_argument("--wrk", default=shutil.which("wrk") or "wrk")
     p.add_argument("--output", type=Path, default=REPO_ROOT / "bench" / "RESULTS.md")
@@ -918,8 +951,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     args = p.parse_args(argv)
     if args.quick:
-        args.rounds, args.duration, args.warmup = 1, 1, 0
-        args.startup_runs, args.paths = 1, 300
+        args.rounds, args.duration, args.warmup, args.paths = 1, 1, 20, 300
     if args.no_pin or not shutil.which("taskset"):
         args.server_cpu = args.load_cpu = None
     else:
@@ -975,26 +1007,21 @@ def main(argv: list[str] | None = None) -> int:
         f"load {ctx['load_start']}"
     )
 
+    ctx["wrk_cmd"] = wrk_argv(args, "http://127.0.0.1:PORT/PATH", args.duration)
+    # Byte-compile once up front (as the image build does), so no start-up pays for it.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "app", SERVERS_DIR],
+        cwd=REPO_ROOT,
+        env=env,
+        check=False,
+        timeout=120,
+        stdout=subprocess.DEVNULL,
+    )
     servers: dict[str, Server] = {}
     try:
-        for name in args.server_names:
-            srv = make_server(name, args, out_dir)
-            spawn(srv)
-            servers[name] = srv
-        for srv in servers.values():
-            wait_healthy(srv)
-            log(f"{srv.name} up on 127.0.0.1:{srv.port} (pid {srv.pid})")
-        ctx["commands"] = {
-            n: (["HOST=127.0.0.1", "PORT=$PORT"] if n == "production-api" else [])
-            + [("$PORT" if a == str(s.port) else a) for a in s.argv]
-            for n, s in servers.items()
-        }
-        ctx["wrk_cmd"] = wrk_argv(args, "http://127.0.0.1:PORT/PATH", args.duration)
-        ctx["bodies"] = check_responses(servers)
-
-        tp = phase_throughput(args, servers, log)
-        ctx["raw_throughput"] = tp
-        ctx["summary"] = summarise(tp)
+        servers = phase_rounds(args, out_dir, ctx, log)
+        ctx["summary"] = summarise(ctx["raw_throughput"])
         ctx["rss_after_load"] = {n: rss_kib(s.pid) for n, s in servers.items()}
         log(
             "RSS after load: "
@@ -1003,9 +1030,8 @@ def main(argv: list[str] | None = None) -> int:
         ctx["cardinality"] = phase_cardinality(args, servers, log)
     finally:
         for srv in servers.values():
-            srv.stop()
+            srv.kill()
 
-    ctx["startup"] = phase_startup(args, out_dir, args.server_names, log)
     ctx["image"] = image_info(args)
     ctx["targets"] = evaluate(
         ctx["summary"], ctx["startup"], ctx["cardinality"], ctx["image"], ctx["rss_after_load"]
