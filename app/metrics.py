@@ -76,6 +76,10 @@ class HttpMetrics:
             "HTTP requests being served right now.",
             registry=self.registry,
         )
+        # Counted in a plain int by the middleware (all requests run on the event loop's
+        # thread) and read at scrape time: two lock round-trips less per request.
+        self.in_flight = 0
+        self.in_progress.set_function(lambda: self.in_flight)
         Gauge(
             "app_info",
             "Build information of the running service; the value is always 1.",
@@ -111,8 +115,38 @@ def _request_id(scope: Scope) -> str:
             if _SANE_REQUEST_ID.fullmatch(value):
                 return value.decode("ascii")
             break
-    # 128 random bits as 32 hex digits, like uuid4().hex without building a UUID object.
-    return os.urandom(16).hex()
+    return _random_ids.next()
+
+
+class _RandomIds:
+    """128 random bits as 32 hex digits, like uuid4().hex without building a UUID object.
+
+    The bits come from os.urandom, read 4 KiB (256 ids) at a time instead of one system call
+    per request. A forked child starts with an empty pool, so it never repeats the parent's.
+    """
+
+    __slots__ = ("_hex", "_pos")
+    _CHUNK = 4096
+
+    def __init__(self) -> None:
+        self._hex = ""
+        self._pos = 0
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._hex = ""
+        self._pos = 0
+
+    def next(self) -> str:
+        pos = self._pos
+        if pos >= len(self._hex):
+            self._hex = os.urandom(self._CHUNK).hex()
+            pos = 0
+        self._pos = pos + 32
+        return self._hex[pos : pos + 32]
+
+
+_random_ids = _RandomIds()
 
 
 def _client(scope: Scope) -> str | None:
@@ -186,7 +220,7 @@ class RequestMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
-        self.metrics.in_progress.inc()
+        self.metrics.in_flight += 1
         try:
             await self.app(scope, receive, send_wrapper)
         except Exception:
@@ -213,7 +247,7 @@ class RequestMiddleware:
             await send_wrapper({"type": "http.response.body", "body": _INTERNAL_ERROR})
         finally:
             duration = time.perf_counter() - start
-            self.metrics.in_progress.dec()
+            self.metrics.in_flight -= 1
             method = scope["method"]
             if method not in STANDARD_METHODS:
                 method = "OTHER"
