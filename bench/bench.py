@@ -876,6 +876,11 @@ def render(ctx: dict) -> str:
     w("Load generator, per run:  ")
     w(f"`{' '.join(ctx['wrk_cmd'])}`")
     w("")
+    w(
+        "How the costs were found and what changed in the service for them: "
+        "[bench/PROFILE.md](PROFILE.md)."
+    )
+    w("")
     w("## Machine and software")
     w("")
     m, v = ctx["machine"], ctx["versions"]
@@ -997,7 +1002,14 @@ def main(argv: list[str] | None = None) -> int:
         "prod_log": str(prod_log),
         "args": args,
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "command": "python bench/bench.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": " ".join(
+            [
+                "make bench (bench/run.sh)"
+                if os.environ.get("BENCH_VIA_MAKE")
+                else "python bench/bench.py"
+            ]
+            + (sys.argv[1:] if argv is None else argv)
+        ),
         "load_start": loadavg(),
         "machine": machine_info(out_dir),
         "versions": versions(args.wrk),

@@ -31,4 +31,4 @@ if [ ! -x "$PYTHON" ]; then
 fi
 
 log "bench/bench.py $*"
-exec "$PYTHON" "$REPO_ROOT/bench/bench.py" "$@"
+BENCH_VIA_MAKE=1 exec "$PYTHON" "$REPO_ROOT/bench/bench.py" "$@"
