@@ -484,22 +484,54 @@ def phase_cardinality(args, servers: dict[str, Server], log) -> dict:
     return out
 
 
-def image_info(args) -> dict:
-    podman = shutil.which("podman")
-    if not podman:
-        return {"status": "not built: podman is not installed here"}
-    ref = args.image
+def _inspect(podman: str, ref: str) -> dict | None:
     res = subprocess.run(
-        [podman, "image", "inspect", "--format", "{{.Size}} {{.Id}}", ref],
+        [podman, "image", "inspect", "--format", "{{.Size}} {{.Id}} {{.Created}}", ref],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    if res.returncode != 0:
-        return {"status": f"not built: no image {ref} in podman's local store", "ref": ref}
-    size, image_id = res.stdout.split()[:2]
-    return {"status": "found", "ref": ref, "bytes": int(size), "id": image_id[:12]}
+    if res.returncode != 0 or not res.stdout.strip():
+        return None
+    size, image_id, created = res.stdout.split(maxsplit=2)
+    return {
+        "status": "found",
+        "ref": ref,
+        "bytes": int(size),
+        "id": image_id[:12],
+        "created": created.strip(),
+    }
+
+
+def image_info(args) -> dict:
+    """Size of the service image if one was built here (`make image`, or the image tests).
+
+    Only reads podman's local store; never builds. Falls back from `--image` to the newest
+    other tag of the same repository (the image tests build `localhost/production-api:test`
+    from the same Dockerfile), skipping build-stage tags.
+    """
+    podman = shutil.which("podman")
+    if not podman:
+        return {"status": "not built: podman is not installed here"}
+    found = _inspect(podman, args.image)
+    if found:
+        return found
+    repo = args.image.rsplit(":", 1)[0]
+    res = subprocess.run(
+        [podman, "images", "--format", "{{.Repository}}:{{.Tag}}", repo],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    refs = [r for r in res.stdout.split() if r.startswith(repo + ":") and "builder" not in r]
+    candidates = [f for f in (_inspect(podman, ref) for ref in refs) if f]
+    if candidates:
+        found = max(candidates, key=lambda f: f["created"])  # all in UTC: text order works
+        found["note"] = f"{args.image} was not built; this is the newest {repo} image"
+        return found
+    return {"status": f"not built: no image {args.image} in podman's local store"}
 
 
 # --------------------------------------------------------------------------- environment
@@ -834,12 +866,13 @@ def render(ctx: dict) -> str:
     if img.get("status") == "found":
         w(
             f"`podman image inspect {img['ref']}`: {img['bytes']:,} bytes "
-            f"({img['bytes'] / 1e6:.1f} MB), id {img['id']}."
+            f"({img['bytes'] / 1e6:.1f} MB), id {img['id']}, created {img['created']}."
+            + (f" ({img['note']}.)" if img.get("note") else "")
         )
     else:
         w(
             f"Image size: {img['status']}. (The harness only reads `podman image inspect "
-            f"{a.image}`; it does not build.)"
+            f"{a.image}`; `make image` builds it.)"
         )
     w("")
     w("## Servers and exact commands")
@@ -863,7 +896,9 @@ def render(ctx: dict) -> str:
         f"goes to a regular file, `{ctx['prod_log']}` (filesystem: "
         f"{ctx['machine']['out_fs']}), as a deployment writes logs somewhere; it is "
         "neither discarded nor sent to a terminal. The baselines run with "
-        "`--no-access-log`."
+        "`--no-access-log`. Every server gets `PYTHONUNBUFFERED=1` (as the image's Dockerfile "
+        "sets it) and no other PYTHON* variable; `app/` and `bench/servers/` are "
+        "byte-compiled before the first start."
     )
     w("")
     src = "production-api" if "production-api" in ctx["bodies"] else next(iter(ctx["bodies"]))
