@@ -793,6 +793,21 @@ def render(ctx: dict) -> str:
         "*errors*: non-2xx responses plus socket errors reported by wrk, summed over rounds."
     )
     w("")
+    spreads = [
+        (s["rps_max"] - s["rps_min"]) / s["rps"]
+        for per in summary.values()
+        for s in per.values()
+        if s["rps"] and s["runs"] > 2
+    ]
+    if spreads and max(spreads) > 0.25:
+        w(
+            f"Round-to-round spread (min-max over median) reached {max(spreads):.0%} in this "
+            "run: the machine's speed varied while it ran (other work on the host, including "
+            "on the vCPUs' sibling threads, which the core share cannot see). Medians of "
+            "interleaved rounds damp this, but ratios from such a run carry a few percent "
+            "of noise; a quiet machine gives a tighter verdict."
+        )
+        w("")
     shares = [s["core_share_min"] for per in summary.values() for s in per.values()]
     if shares and min(shares) < 0.9:
         w(
