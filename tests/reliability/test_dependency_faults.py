@@ -150,7 +150,8 @@ def test_recovering_dependency_brings_readiness_back_without_restart(start_app, 
         recovered = wait_for(lambda: app.get("/readiness")[0] == 200, timeout=cache + TIMEOUT + 10)
         recovery = time.monotonic() - up_at
     assert recovered, "readiness did not recover after the dependency came back"
-    assert app.alive() and app.pid == pid
+    assert app.alive()
+    assert app.pid == pid
     assert recovery < cache + TIMEOUT + SLACK
     figures.setdefault("dependencies", {})["recovering"] = {
         "recovery_seconds": round(recovery, 3),
@@ -179,7 +180,8 @@ def test_probe_storm_costs_one_check_per_dependency_per_cache_interval(start_app
     assert statuses.count(200) == calls, {s: statuses.count(s) for s in set(statuses)}
     assert checks["tcp"] <= allowed, checks
     assert checks["http"] <= allowed, checks
-    assert checks["tcp"] >= 1 and checks["http"] >= 1
+    assert checks["tcp"] >= 1
+    assert checks["http"] >= 1
     assert live == 200
     figures.setdefault("dependencies", {})["probe_storm"] = {
         "concurrent_calls": calls,

@@ -48,4 +48,5 @@ def test_sigterm_under_keepalive_load_loses_nothing(start_app, figures):
     assert result.readiness_503_after is not None, "readiness never answered 503 after SIGTERM"
     # Readiness must flip while the app still serves, i.e. well inside the drain window.
     assert result.readiness_503_after < DRAIN
-    assert result.exit_after is not None and result.exit_after < DRAIN + TIMEOUT + 5
+    assert result.exit_after is not None
+    assert result.exit_after < DRAIN + TIMEOUT + 5

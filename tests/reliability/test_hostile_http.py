@@ -41,79 +41,169 @@ def _req(first_line: bytes, *headers: bytes, body: bytes = b"") -> bytes:
     return first_line + b"\r\n" + H + b"".join(h + b"\r\n" for h in headers) + b"\r\n" + body
 
 
-_rng = random.Random(20261126)
+_rng = random.Random(20261126)  # noqa: S311 - seeded, reproducible junk
 CASES = [
-    Case("oversized-header", "one 1 MiB header value",
-         _req(b"GET / HTTP/1.1", b"X-Big: " + b"a" * (1 << 20))),
-    Case("too-many-headers", "10,000 headers",
-         _req(b"GET / HTTP/1.1", *(b"X-H%d: v" % i for i in range(10_000)))),
+    Case(
+        "oversized-header",
+        "one 1 MiB header value",
+        _req(b"GET / HTTP/1.1", b"X-Big: " + b"a" * (1 << 20)),
+    ),
+    Case(
+        "too-many-headers",
+        "10,000 headers",
+        _req(b"GET / HTTP/1.1", *(b"X-H%d: v" % i for i in range(10_000))),
+    ),
     Case("garbage-request-line", "a request line that is not HTTP", b"GARBAGE\r\n\r\n"),
     Case("missing-version", "request line without HTTP version", b"GET /\r\n" + H + b"\r\n"),
     Case("unknown-version", "HTTP/9.9", _req(b"GET / HTTP/9.9")),
     Case("binary-junk", "4 KiB of random bytes", _rng.randbytes(4096) + b"\r\n\r\n"),
-    Case("http2-preface", "an HTTP/2 prior-knowledge preface on the HTTP/1.1 port",
-         b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+    Case(
+        "http2-preface",
+        "an HTTP/2 prior-knowledge preface on the HTTP/1.1 port",
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    ),
     Case("unsupported-method", "invented method BREW", _req(b"BREW / HTTP/1.1")),
     Case("trace-method", "TRACE (cross-site tracing)", _req(b"TRACE / HTTP/1.1")),
     Case("delete-method", "DELETE on a read-only route", _req(b"DELETE /items/1 HTTP/1.1")),
-    Case("absurd-content-length", "Content-Length of 10^23",
-         _req(b"POST / HTTP/1.1", b"Content-Length: 99999999999999999999999")),
-    Case("negative-content-length", "Content-Length: -1",
-         _req(b"POST / HTTP/1.1", b"Content-Length: -1")),
-    Case("conflicting-content-length", "two different Content-Length headers",
-         _req(b"POST / HTTP/1.1", b"Content-Length: 1", b"Content-Length: 2", body=b"xx")),
-    Case("cl-and-te", "Content-Length plus Transfer-Encoding (request smuggling)",
-         _req(b"POST / HTTP/1.1", b"Content-Length: 4", b"Transfer-Encoding: chunked",
-              body=b"0\r\n\r\n")),
-    Case("bad-chunked", "invalid chunk size",
-         _req(b"POST / HTTP/1.1", b"Transfer-Encoding: chunked", body=b"zz\r\nhello\r\n0\r\n\r\n")),
-    Case("huge-expect-continue", "Expect: 100-continue with a 10 GiB body announced",
-         _req(b"POST /items/1 HTTP/1.1", b"Content-Length: 10737418240",
-              b"Expect: 100-continue")),
+    Case(
+        "absurd-content-length",
+        "Content-Length of 10^23",
+        _req(b"POST / HTTP/1.1", b"Content-Length: 99999999999999999999999"),
+    ),
+    Case(
+        "negative-content-length",
+        "Content-Length: -1",
+        _req(b"POST / HTTP/1.1", b"Content-Length: -1"),
+    ),
+    Case(
+        "conflicting-content-length",
+        "two different Content-Length headers",
+        _req(b"POST / HTTP/1.1", b"Content-Length: 1", b"Content-Length: 2", body=b"xx"),
+    ),
+    Case(
+        "cl-and-te",
+        "Content-Length plus Transfer-Encoding (request smuggling)",
+        _req(
+            b"POST / HTTP/1.1",
+            b"Content-Length: 4",
+            b"Transfer-Encoding: chunked",
+            body=b"0\r\n\r\n",
+        ),
+    ),
+    Case(
+        "bad-chunked",
+        "invalid chunk size",
+        _req(b"POST / HTTP/1.1", b"Transfer-Encoding: chunked", body=b"zz\r\nhello\r\n0\r\n\r\n"),
+    ),
+    Case(
+        "huge-expect-continue",
+        "Expect: 100-continue with a 10 GiB body announced",
+        _req(b"POST /items/1 HTTP/1.1", b"Content-Length: 10737418240", b"Expect: 100-continue"),
+    ),
     Case("long-url", "a 64 KiB path", _req(b"GET /" + b"a" * 65536 + b" HTTP/1.1")),
-    Case("long-query", "a 64 KiB query string",
-         _req(b"GET /?q=" + b"a" * 65536 + b" HTTP/1.1"), FOURXX | CLOSED | OK),
+    Case(
+        "long-query",
+        "a 64 KiB query string",
+        _req(b"GET /?q=" + b"a" * 65536 + b" HTTP/1.1"),
+        FOURXX | CLOSED | OK,
+    ),
     Case("path-traversal", "dot-dot path", _req(b"GET /../../../../etc/passwd HTTP/1.1")),
-    Case("encoded-crlf-path", "%0d%0a and a forged JSON line in the path",
-         _req(b"GET /items/%0d%0a%7b%22level%22%3a%22critical%22%7d" + INJECTED + b" HTTP/1.1")),
-    Case("raw-non-ascii-path", "raw bytes 0xff 0xfe in the path",
-         _req(b"GET /\xff\xfe" + INJECTED + b" HTTP/1.1")),
-    Case("nul-in-header", "NUL byte in a header value",
-         _req(b"GET / HTTP/1.1", b"X-Test: a\x00" + INJECTED)),
-    Case("bare-cr-in-header", "bare CR in a header value",
-         _req(b"GET / HTTP/1.1", b"X-Request-ID: a\r" + INJECTED)),
-    Case("escape-in-request-id", "ANSI escape sequence in X-Request-ID",
-         _req(b"GET / HTTP/1.1", b"X-Request-ID: \x1b[2J\x1b[31m" + INJECTED),
-         FOURXX | CLOSED | OK),
-    Case("del-in-request-id", "DEL and C1 bytes in X-Request-ID",
-         _req(b"GET / HTTP/1.1", b"X-Request-ID: a\x7f\x85\x9b" + INJECTED),
-         FOURXX | CLOSED | OK),
-    Case("crlf-in-request-id", "CRLF splitting X-Request-ID into a forged header line",
-         _req(b"GET / HTTP/1.1", b'X-Request-ID: a\r\n{"level":"critical","msg":"'
-              + INJECTED + b'"}')),
-    Case("quote-in-request-id", "JSON-breaking quotes and backslashes in X-Request-ID",
-         _req(b"GET / HTTP/1.1", b'X-Request-ID: x","level":"critical","msg":"' + INJECTED
-              + b'\\'), FOURXX | CLOSED | OK),
-    Case("giant-request-id", "64 KiB X-Request-ID",
-         _req(b"GET / HTTP/1.1", b"X-Request-ID: " + INJECTED + b"r" * 65536),
-         FOURXX | CLOSED | OK),
-    Case("space-in-header-name", "space inside a header name",
-         _req(b"GET / HTTP/1.1", b"Bad Header: x")),
-    Case("obs-fold", "obsolete line folding",
-         _req(b"GET / HTTP/1.1", b"X-Folded: a", b" " + INJECTED)),
-    Case("websocket-upgrade", "WebSocket upgrade on an HTTP route",
-         _req(b"GET / HTTP/1.1", b"Upgrade: websocket", b"Connection: Upgrade",
-              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", b"Sec-WebSocket-Version: 13")),
-    Case("absurd-item-id", "an integer id with 5,000 digits",
-         _req(b"GET /items/" + b"9" * 5000 + b" HTTP/1.1")),
-    Case("slow-headers", "headers trickled 1 byte per 20 ms (bounded)",
-         [(bytes([b]), 0.02) for b in b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: y"]
-         + [(b"\r\n\r\n", 0.0)], FOURXX | CLOSED | OK),
-    Case("partial-then-silence", "half a request line, then silence until the client gives up",
-         [(b"GET /items/1 HT", 0.0)], FOURXX | CLOSED | frozenset({"silent"})),
-    Case("body-shorter-than-declared", "Content-Length 1000, 10 bytes sent, then silence",
-         [(_req(b"POST /items/1 HTTP/1.1", b"Content-Length: 1000", body=b"0123456789"), 0.0)],
-         FOURXX | CLOSED | frozenset({"silent"})),
+    Case(
+        "encoded-crlf-path",
+        "%0d%0a and a forged JSON line in the path",
+        _req(b"GET /items/%0d%0a%7b%22level%22%3a%22critical%22%7d" + INJECTED + b" HTTP/1.1"),
+    ),
+    Case(
+        "raw-non-ascii-path",
+        "raw bytes 0xff 0xfe in the path",
+        _req(b"GET /\xff\xfe" + INJECTED + b" HTTP/1.1"),
+    ),
+    Case(
+        "nul-in-header",
+        "NUL byte in a header value",
+        _req(b"GET / HTTP/1.1", b"X-Test: a\x00" + INJECTED),
+    ),
+    Case(
+        "bare-cr-in-header",
+        "bare CR in a header value",
+        _req(b"GET / HTTP/1.1", b"X-Request-ID: a\r" + INJECTED),
+    ),
+    Case(
+        "escape-in-request-id",
+        "ANSI escape sequence in X-Request-ID",
+        _req(b"GET / HTTP/1.1", b"X-Request-ID: \x1b[2J\x1b[31m" + INJECTED),
+        FOURXX | CLOSED | OK,
+    ),
+    Case(
+        "del-in-request-id",
+        "DEL and C1 bytes in X-Request-ID",
+        _req(b"GET / HTTP/1.1", b"X-Request-ID: a\x7f\x85\x9b" + INJECTED),
+        FOURXX | CLOSED | OK,
+    ),
+    Case(
+        "crlf-in-request-id",
+        "CRLF splitting X-Request-ID into a forged header line",
+        _req(
+            b"GET / HTTP/1.1", b'X-Request-ID: a\r\n{"level":"critical","msg":"' + INJECTED + b'"}'
+        ),
+    ),
+    Case(
+        "quote-in-request-id",
+        "JSON-breaking quotes and backslashes in X-Request-ID",
+        _req(b"GET / HTTP/1.1", b'X-Request-ID: x","level":"critical","msg":"' + INJECTED + b"\\"),
+        FOURXX | CLOSED | OK,
+    ),
+    Case(
+        "giant-request-id",
+        "64 KiB X-Request-ID",
+        _req(b"GET / HTTP/1.1", b"X-Request-ID: " + INJECTED + b"r" * 65536),
+        FOURXX | CLOSED | OK,
+    ),
+    Case(
+        "space-in-header-name",
+        "space inside a header name",
+        _req(b"GET / HTTP/1.1", b"Bad Header: x"),
+    ),
+    Case(
+        "obs-fold",
+        "obsolete line folding",
+        _req(b"GET / HTTP/1.1", b"X-Folded: a", b" " + INJECTED),
+    ),
+    Case(
+        "websocket-upgrade",
+        "WebSocket upgrade on an HTTP route",
+        _req(
+            b"GET / HTTP/1.1",
+            b"Upgrade: websocket",
+            b"Connection: Upgrade",
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            b"Sec-WebSocket-Version: 13",
+        ),
+    ),
+    Case(
+        "absurd-item-id",
+        "an integer id with 5,000 digits",
+        _req(b"GET /items/" + b"9" * 5000 + b" HTTP/1.1"),
+    ),
+    Case(
+        "slow-headers",
+        "headers trickled 1 byte per 20 ms (bounded)",
+        [(bytes([b]), 0.02) for b in b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: y"]
+        + [(b"\r\n\r\n", 0.0)],
+        FOURXX | CLOSED | OK,
+    ),
+    Case(
+        "partial-then-silence",
+        "half a request line, then silence until the client gives up",
+        [(b"GET /items/1 HT", 0.0)],
+        FOURXX | CLOSED | frozenset({"silent"}),
+    ),
+    Case(
+        "body-shorter-than-declared",
+        "Content-Length 1000, 10 bytes sent, then silence",
+        [(_req(b"POST /items/1 HTTP/1.1", b"Content-Length: 1000", body=b"0123456789"), 0.0)],
+        FOURXX | CLOSED | frozenset({"silent"}),
+    ),
 ]
 
 
@@ -174,7 +264,7 @@ def test_slowloris_connections_do_not_starve_others(app, figures):
 
 
 def test_ten_thousand_random_paths_keep_metrics_bounded(app, figures):
-    rng = random.Random(6)
+    rng = random.Random(6)  # noqa: S311 - seeded, reproducible paths
     paths = [f"/{rng.getrandbits(64):016x}/{rng.getrandbits(32):08x}" for _ in range(10_000)]
     before = _series(app)
     statuses = keepalive_paths(app.port, paths, timeout=240)

@@ -15,6 +15,7 @@ later bind that same port, which is how a dependency "recovers".
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -87,10 +88,8 @@ class FaultServer:
             if mode == "drop":
                 return
             conn.settimeout(0.5)
-            try:
+            with contextlib.suppress(TimeoutError, OSError):
                 conn.recv(65536)  # the request (a TCP check sends nothing; that is fine)
-            except (TimeoutError, OSError):
-                pass
             if mode == "hang":
                 self._stop.wait(120)
                 return
@@ -114,10 +113,8 @@ class FaultServer:
             self._thread.join(timeout=2)
         with self._lock:
             for conn in list(self._open):
-                try:
+                with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def __enter__(self) -> FaultServer:
         return self.listen()

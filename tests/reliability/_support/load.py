@@ -131,7 +131,7 @@ async def _run(
     signalled = True
     poller = asyncio.create_task(_poll_readiness(port, result, stop))
     deadline = result.signal_at + exit_timeout
-    while proc.poll() is None and time.monotonic() < deadline:
+    while proc.poll() is None and time.monotonic() < deadline:  # noqa: ASYNC110 - polls a PID
         await asyncio.sleep(0.005)
     if proc.poll() is not None:
         result.exit_after = time.monotonic() - result.signal_at

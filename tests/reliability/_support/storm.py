@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 
-async def _storm(port: int, path: str, count: int, timeout: float) -> list[int | None]:
+async def _storm(port: int, path: str, count: int, limit: float) -> list[int | None]:
     gate = asyncio.Event()
     connected = 0
     all_connected = asyncio.Event()
@@ -15,7 +15,7 @@ async def _storm(port: int, path: str, count: int, timeout: float) -> list[int |
         nonlocal connected
         try:
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection("127.0.0.1", port), timeout
+                asyncio.open_connection("127.0.0.1", port), limit
             )
         finally:
             connected += 1
@@ -25,15 +25,15 @@ async def _storm(port: int, path: str, count: int, timeout: float) -> list[int |
             await gate.wait()
             writer.write(request)
             await writer.drain()
-            line = await asyncio.wait_for(reader.readline(), timeout)
-            await asyncio.wait_for(reader.read(), timeout)
+            line = await asyncio.wait_for(reader.readline(), limit)
+            await asyncio.wait_for(reader.read(), limit)
             parts = line.split()
             return int(parts[1]) if len(parts) >= 2 else None
         finally:
             writer.close()
 
     tasks = [asyncio.create_task(one()) for _ in range(count)]
-    await asyncio.wait_for(all_connected.wait(), timeout)
+    await asyncio.wait_for(all_connected.wait(), limit)
     gate.set()
     results = await asyncio.gather(*tasks, return_exceptions=True)
     return [r if isinstance(r, int) else None for r in results]
