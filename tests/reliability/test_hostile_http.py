@@ -179,6 +179,8 @@ CASES = [
             b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
             b"Sec-WebSocket-Version: 13",
         ),
+        # RFC 9110 section 7.8: a server may ignore Upgrade and answer over HTTP/1.1.
+        FOURXX | CLOSED | OK,
     ),
     Case(
         "absurd-item-id",
