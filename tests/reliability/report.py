@@ -300,6 +300,22 @@ def render(fig: dict, results: dict[str, str], commit: str) -> str:
         )
     w(table(["Item", "Figure"], rows))  # fmt: skip
     w("")
+
+    w("## Limits and notes")
+    w("")
+    w("- The server parses headers with httptools, which has no size or count limit of its "
+      "own. The app refuses more than 100 header fields or 32 KiB of header bytes (431), a "
+      "request target over 8 KiB (414) and HTTP/0.9-style request lines (400), and cuts paths "
+      "over 512 characters in the access log. Those headers have been read into memory by "
+      "then, so an ingress or proxy in front should still cap header size (nginx's default "
+      "is 8 KiB per line).")  # fmt: skip
+    w("- A request left incomplete (`partial-then-silence`, `body-shorter-than-declared`) "
+      "holds its connection until the client goes away: uvicorn has no request-read timeout. "
+      "The slowloris test shows such connections do not starve other clients; the proxy's "
+      "client timeouts bound them in production.")  # fmt: skip
+    w("- Timings are wall-clock figures from a shared CI machine. The tests assert behaviour "
+      "(order of events, bounds derived from the configured timeouts), not speed.")  # fmt: skip
+    w("")
     return "\n".join(out)
 
 
