@@ -157,6 +157,8 @@ def render(fig: dict, results: dict[str, str], commit: str) -> str:
                                                     f"{g(sd, 'requests_ok_after_signal')}"],
         ["requests failed, started before the drain ended (goal 0)",
          g(sd, "requests_failed_before_drain_end")],
+        [f"requests failed, started within {g(sd, 'boundary_seconds')} s of the drain's end "
+         "(race with the listener closing)", g(sd, "requests_failed_at_drain_end_boundary")],
         ["requests failed, any time", g(sd, "requests_failed_total")],
         ["connections refused before the drain ended (goal 0)",
          g(sd, "connects_refused_before_drain_end")],
