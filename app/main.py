@@ -1,0 +1,89 @@
+"""The application factory: `create_app(settings)` wires routes, metrics, probes and CORS.
+
+Nothing happens at import time; every app instance gets its own metrics registry and probe
+state, so tests can build as many as they like.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.middleware import Middleware
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import Response
+
+from app import __version__
+from app.health import HealthState, ReadinessChecker
+from app.health import add_routes as add_health_routes
+from app.metrics import HttpMetrics, RequestMiddleware
+from app.routes import info, items
+from app.settings import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the FastAPI application for `settings`; `app.state` exposes health and metrics."""
+    state = HealthState()
+    metrics = HttpMetrics(version=settings.app_version, env=settings.app_env)
+    checker = ReadinessChecker(
+        settings.readiness_dependencies,
+        timeout=settings.readiness_timeout_seconds,
+        cache_seconds=settings.readiness_cache_seconds,
+        user_agent=f"{settings.app_name}/{__version__} readiness",
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        state.started = True
+        yield
+        state.started = False
+
+    # First entry is outermost: the request middleware sees every response, CORS preflights
+    # included, and nothing (not even a 500) escapes its metrics and access log.
+    middleware = [
+        Middleware(
+            RequestMiddleware,
+            metrics=metrics,
+            state=state,
+            access_log_probes=settings.access_log_probes,
+        )
+    ]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "HEAD", "OPTIONS"],
+                allow_headers=["*"],
+                expose_headers=["X-Request-ID"],
+            )
+        )
+
+    docs = settings.docs_enabled
+    app = FastAPI(
+        title=settings.app_name,
+        version=settings.app_version,
+        description="Runtime information and items, with probes and Prometheus metrics.",
+        lifespan=lifespan,
+        middleware=middleware,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+    app.state.settings = settings
+    app.state.health = state
+    app.state.metrics = metrics
+    app.state.readiness = checker
+
+    # Routes are declared on the app itself, not via include_router: see app/routes/__init__.py.
+    add_health_routes(app, state, checker)
+    info.add_routes(app, settings)
+    items.add_routes(app)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics(request: Request) -> Response:
+        body, content_type = metrics.exposition(request.headers.get("accept", ""))
+        return Response(body, headers={"content-type": content_type})
+
+    return app

@@ -1,0 +1,248 @@
+{{/*
+Chart name, overridable with nameOverride.
+*/}}
+{{- define "production-api.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Fully qualified app name, at most 63 characters (DNS-1123 label limit). If the release name
+already contains the chart name it is used as is.
+*/}}
+{{- define "production-api.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Chart name and version for the helm.sh/chart label.
+*/}}
+{{- define "production-api.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Labels of every object: selector labels, version, chart, managed-by, then commonLabels.
+*/}}
+{{- define "production-api.labels" -}}
+helm.sh/chart: {{ include "production-api.chart" . }}
+{{ include "production-api.selectorLabels" . }}
+{{- with .Chart.AppVersion }}
+app.kubernetes.io/version: {{ . | quote }}
+{{- end }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Selector labels: name + instance only, because selectors are immutable.
+*/}}
+{{- define "production-api.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "production-api.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+Labels of the `helm test` Pod. Its name label differs from the app's so the Service,
+Deployment and PodDisruptionBudget selectors never pick the test Pod up.
+*/}}
+{{- define "production-api.testLabels" -}}
+helm.sh/chart: {{ include "production-api.chart" . }}
+app.kubernetes.io/name: {{ include "production-api.name" . }}-test
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: helm-test
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name of the ServiceAccount the pods run as.
+*/}}
+{{- define "production-api.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "production-api.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Image reference: repository:tag, tag defaulting to appVersion, "@digest" appended when set.
+*/}}
+{{- define "production-api.image" -}}
+{{- $tag := .Values.image.tag | default .Chart.AppVersion | toString }}
+{{- if .Values.image.digest }}
+{{- printf "%s:%s@%s" .Values.image.repository $tag .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository $tag }}
+{{- end }}
+{{- end }}
+
+{{/*
+"true" when more than one pod can exist (fixed replicas > 1, or HPA maxReplicas > 1).
+*/}}
+{{- define "production-api.multiReplica" -}}
+{{- if .Values.autoscaling.enabled }}
+{{- if gt (int .Values.autoscaling.maxReplicas) 1 }}true{{ end }}
+{{- else if gt (int .Values.replicaCount) 1 }}true{{ end }}
+{{- end }}
+
+{{/*
+terminationGracePeriodSeconds: the shutdown budget (preStop sleep + drain + graceful timeout +
+margin, rounded up), or the explicit value, which must not be below the budget.
+*/}}
+{{- define "production-api.terminationGracePeriodSeconds" -}}
+{{- $s := .Values.shutdown }}
+{{- $budget := int (ceil (addf $s.preStopSleepSeconds $s.drainSeconds $s.timeoutSeconds $s.marginSeconds)) }}
+{{- if kindIs "invalid" $s.terminationGracePeriodSeconds }}
+{{- $budget }}
+{{- else if lt (int $s.terminationGracePeriodSeconds) $budget }}
+{{- fail (printf "shutdown.terminationGracePeriodSeconds=%v is below the shutdown budget of %d s (shutdown.preStopSleepSeconds + shutdown.drainSeconds + shutdown.timeoutSeconds + shutdown.marginSeconds)" $s.terminationGracePeriodSeconds $budget) }}
+{{- else }}
+{{- int $s.terminationGracePeriodSeconds }}
+{{- end }}
+{{- end }}
+
+{{/*
+preStop handler: the native sleep action where the cluster has it (Kubernetes >= 1.30), else
+an exec of `sleep` inside the container.
+*/}}
+{{- define "production-api.preStop" -}}
+{{- $s := .Values.shutdown }}
+{{- $native := or (eq $s.preStopMode "sleep") (and (eq $s.preStopMode "auto") (semverCompare ">=1.30.0-0" .Capabilities.KubeVersion.Version)) }}
+{{- if $native }}
+sleep:
+  seconds: {{ int $s.preStopSleepSeconds }}
+{{- else }}
+exec:
+  command: ["sleep", {{ $s.preStopSleepSeconds | toString | quote }}]
+{{- end }}
+{{- end }}
+
+{{/*
+Environment variables the chart manages, as a list of EnvVar. extraEnv may not repeat any of
+these names (Helm 4 server-side apply rejects duplicate env names).
+*/}}
+{{- define "production-api.env" -}}
+{{- $c := .Values.config }}
+- name: APP_ENV
+  value: {{ $c.env | quote }}
+- name: APP_VERSION
+  value: {{ $c.version | default .Chart.AppVersion | toString | quote }}
+- name: LOG_LEVEL
+  value: {{ $c.logLevel | quote }}
+- name: LOG_FORMAT
+  value: {{ $c.logFormat | quote }}
+- name: ACCESS_LOG_PROBES
+  value: {{ $c.accessLogProbes | toString | quote }}
+- name: DOCS_ENABLED
+  value: {{ $c.docsEnabled | toString | quote }}
+- name: PORT
+  value: {{ .Values.containerPort | toString | quote }}
+- name: SHUTDOWN_DRAIN_SECONDS
+  value: {{ .Values.shutdown.drainSeconds | toString | quote }}
+- name: SHUTDOWN_TIMEOUT_SECONDS
+  value: {{ .Values.shutdown.timeoutSeconds | toString | quote }}
+- name: READINESS_TIMEOUT_SECONDS
+  value: {{ $c.readiness.timeoutSeconds | toString | quote }}
+- name: READINESS_CACHE_SECONDS
+  value: {{ $c.readiness.cacheSeconds | toString | quote }}
+{{- with $c.readiness.dependencies }}
+- name: READINESS_DEPENDENCIES
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- with $c.corsOrigins }}
+- name: CORS_ORIGINS
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- with $c.forwardedAllowIps }}
+- name: FORWARDED_ALLOW_IPS
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+Every env var name the chart manages, mapped to the values key that sets it.
+*/}}
+{{- define "production-api.managedEnv" -}}
+APP_ENV: config.env
+APP_VERSION: config.version
+LOG_LEVEL: config.logLevel
+LOG_FORMAT: config.logFormat
+ACCESS_LOG_PROBES: config.accessLogProbes
+DOCS_ENABLED: config.docsEnabled
+PORT: containerPort
+SHUTDOWN_DRAIN_SECONDS: shutdown.drainSeconds
+SHUTDOWN_TIMEOUT_SECONDS: shutdown.timeoutSeconds
+READINESS_TIMEOUT_SECONDS: config.readiness.timeoutSeconds
+READINESS_CACHE_SECONDS: config.readiness.cacheSeconds
+READINESS_DEPENDENCIES: config.readiness.dependencies
+CORS_ORIGINS: config.corsOrigins
+FORWARDED_ALLOW_IPS: config.forwardedAllowIps
+{{- end }}
+
+{{/*
+Fails when extraEnv repeats a chart-managed name or one of its own names.
+*/}}
+{{- define "production-api.validateExtraEnv" -}}
+{{- $managed := include "production-api.managedEnv" . | fromYaml }}
+{{- $seen := dict }}
+{{- range $i, $e := .Values.extraEnv }}
+{{- if hasKey $managed $e.name }}
+{{- fail (printf "extraEnv[%d].name=%s is managed by the chart; set %s instead" $i $e.name (get $managed $e.name)) }}
+{{- end }}
+{{- if hasKey $seen $e.name }}
+{{- fail (printf "extraEnv[%d].name=%s is listed twice in extraEnv" $i $e.name) }}
+{{- end }}
+{{- $_ := set $seen $e.name true }}
+{{- end }}
+{{- end }}
+
+{{/*
+Cross-field checks of the Deployment's values that the schema cannot express.
+*/}}
+{{- define "production-api.validate" -}}
+{{- include "production-api.validateExtraEnv" . }}
+{{- $ru := .Values.rollingUpdate }}
+{{- if and (eq (toString $ru.maxSurge) "0") (eq (toString $ru.maxUnavailable) "0") }}
+{{- fail "rollingUpdate.maxSurge and rollingUpdate.maxUnavailable are both 0; a rollout could never progress" }}
+{{- end }}
+{{- if and .Values.config.readiness.dependencies .Values.probes.readiness.enabled (le (float64 .Values.probes.readiness.timeoutSeconds) (float64 .Values.config.readiness.timeoutSeconds)) }}
+{{- fail (printf "probes.readiness.timeoutSeconds=%v must exceed config.readiness.timeoutSeconds=%v, or dependency checks time the probe out" .Values.probes.readiness.timeoutSeconds .Values.config.readiness.timeoutSeconds) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Cross-field checks of the HPA values.
+*/}}
+{{- define "production-api.validateAutoscaling" -}}
+{{- $a := .Values.autoscaling }}
+{{- if and $a.enabled (gt (int $a.minReplicas) (int $a.maxReplicas)) }}
+{{- fail (printf "autoscaling.minReplicas=%v is greater than autoscaling.maxReplicas=%v" $a.minReplicas $a.maxReplicas) }}
+{{- end }}
+{{- if and $a.enabled (kindIs "invalid" $a.targetCPUUtilizationPercentage) (kindIs "invalid" $a.targetMemoryUtilizationPercentage) }}
+{{- fail "autoscaling.targetCPUUtilizationPercentage and autoscaling.targetMemoryUtilizationPercentage are both null; the HPA needs at least one metric" }}
+{{- end }}
+{{- end }}
+
+{{/*
+Cross-field checks of the PodDisruptionBudget values.
+*/}}
+{{- define "production-api.validatePodDisruptionBudget" -}}
+{{- $pdb := .Values.podDisruptionBudget }}
+{{- if and $pdb.enabled (not (kindIs "invalid" $pdb.minAvailable)) (not (kindIs "invalid" $pdb.maxUnavailable)) }}
+{{- fail "podDisruptionBudget.minAvailable and podDisruptionBudget.maxUnavailable are both set; set only one" }}
+{{- end }}
+{{- end }}

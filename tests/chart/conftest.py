@@ -1,0 +1,18 @@
+"""Fixtures for the chart tests: the pinned helm binaries."""
+
+from __future__ import annotations
+
+import pytest
+
+from ._helm import HELM_BINARIES, tool
+
+
+@pytest.fixture(scope="session", params=HELM_BINARIES)
+def helm_bin(request: pytest.FixtureRequest) -> str:
+    """Each pinned Helm major version in turn."""
+    return tool(request.param)
+
+
+@pytest.fixture(scope="session")
+def helm3() -> str:
+    return tool("helm")

@@ -1,0 +1,164 @@
+"""The chart and the app agree: version, port, probe and metrics paths, env var names and
+values, allowed values, and the shutdown budget. The app (app.settings, app.main) is the
+source of truth; these tests fail when either side drifts.
+"""
+
+from __future__ import annotations
+
+import json
+import typing
+
+import pytest
+import yaml
+
+from ._helm import CHART_DIR, VALUES_SETS, one, render_chart
+
+SCHEMA = json.loads((CHART_DIR / "values.schema.json").read_text())
+DEFAULTS = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
+GRACE_MARGIN_SECONDS = 5  # the contract's safety margin on top of preStop + drain + timeout
+
+
+def _container(docs: list[dict]) -> dict:
+    return one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+
+
+def _chart_env(container: dict) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container["env"] if "value" in e}
+
+
+def test_app_version_matches_chart_app_version() -> None:
+    import app
+
+    chart = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
+    assert chart["appVersion"] == app.__version__
+
+
+def _managed_env() -> dict[str, str]:
+    """The helper listing the env names the chart manages (extraEnv may not repeat them)."""
+    helpers = (CHART_DIR / "templates" / "_helpers.tpl").read_text()
+    body = helpers.split('define "production-api.managedEnv" -}}')[1].split("{{- end }}")[0]
+    return yaml.safe_load(body)
+
+
+def test_managed_env_list_is_what_the_chart_renders(helm3: str) -> None:
+    values = yaml.safe_load(VALUES_SETS["all-on"][0].read_text())
+    extra = {e["name"] for e in values["extraEnv"]}
+    container = _container(render_chart(helm3, VALUES_SETS["all-on"]))
+    rendered = {e["name"] for e in container["env"]} - extra
+    assert rendered == set(_managed_env())
+
+
+def test_chart_env_names_are_app_settings() -> None:
+    from app.settings import ALLOWED, Settings
+
+    app_vars = {name.upper() for name in Settings.model_fields}
+    assert set(ALLOWED) == app_vars
+    managed = set(_managed_env())
+    assert managed <= app_vars, managed - app_vars
+
+
+@pytest.mark.parametrize("values_set", list(VALUES_SETS))
+def test_rendered_env_is_accepted_by_the_app(
+    helm3: str, values_set: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The env the chart renders loads in app.settings and carries the values it was given."""
+    from app.settings import ALLOWED, load_settings
+
+    container = _container(render_chart(helm3, VALUES_SETS[values_set]))
+    env = {k: v for k, v in _chart_env(container).items() if k in ALLOWED}
+    for name in ALLOWED:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert settings.port == container["ports"][0]["containerPort"]
+    assert container["ports"][0]["name"] == "http"
+    assert settings.shutdown_drain_seconds == float(env["SHUTDOWN_DRAIN_SECONDS"])
+    assert settings.shutdown_timeout_seconds == float(env["SHUTDOWN_TIMEOUT_SECONDS"])
+    assert settings.app_env == env["APP_ENV"]
+    assert settings.app_version == env["APP_VERSION"]
+
+
+def test_chart_defaults_equal_app_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.settings import ALLOWED, Settings
+
+    for name in ALLOWED:
+        monkeypatch.delenv(name, raising=False)
+    app_defaults = Settings()
+    config = DEFAULTS["config"]
+    assert DEFAULTS["containerPort"] == app_defaults.port
+    assert DEFAULTS["shutdown"]["drainSeconds"] == app_defaults.shutdown_drain_seconds
+    assert DEFAULTS["shutdown"]["timeoutSeconds"] == app_defaults.shutdown_timeout_seconds
+    assert config["readiness"]["timeoutSeconds"] == app_defaults.readiness_timeout_seconds
+    assert config["readiness"]["cacheSeconds"] == app_defaults.readiness_cache_seconds
+    assert config["logLevel"] == app_defaults.log_level
+    assert config["logFormat"] == app_defaults.log_format
+    assert config["env"] == app_defaults.app_env
+    assert config["docsEnabled"] == app_defaults.docs_enabled
+    assert config["accessLogProbes"] == app_defaults.access_log_probes
+
+
+@pytest.mark.parametrize(
+    ("schema_key", "field"),
+    [("env", "app_env"), ("logLevel", "log_level"), ("logFormat", "log_format")],
+)
+def test_schema_enums_equal_app_choices(schema_key: str, field: str) -> None:
+    from app.settings import Settings
+
+    choices = typing.get_args(Settings.model_fields[field].annotation)
+    assert SCHEMA["properties"]["config"]["properties"][schema_key]["enum"] == list(choices)
+
+
+def test_probe_and_metrics_paths_answer_in_the_app(
+    helm3: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every path the chart probes, scrapes or checks in `helm test` answers 200 in the app."""
+    from app.main import create_app
+    from app.settings import ALLOWED, load_settings
+    from fastapi.testclient import TestClient
+
+    docs = render_chart(helm3, VALUES_SETS["staging"])
+    container = _container(docs)
+    kinds = ("startupProbe", "livenessProbe", "readinessProbe")
+    probes = {kind: container[kind]["httpGet"] for kind in kinds}
+    assert {probe["port"] for probe in probes.values()} == {"http"}
+    assert {probe["path"] for probe in probes.values()} == {"/health", "/readiness"}
+    metrics_paths = {e["path"] for e in one(docs, "ServiceMonitor")["spec"]["endpoints"]}
+    test_script = one(docs, "Pod")["spec"]["containers"][0]["command"][2]
+
+    for name in ALLOWED:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in _chart_env(container).items():
+        monkeypatch.setenv(name, value)
+    with TestClient(create_app(load_settings())) as client:
+        for path in {probe["path"] for probe in probes.values()} | metrics_paths:
+            assert client.get(path).status_code == 200, path
+            assert f'"{path}"' in test_script, path
+
+
+@pytest.mark.parametrize("values_set", list(VALUES_SETS))
+@pytest.mark.parametrize("kubernetes_version", ["1.25.0", "1.37.0"])
+def test_grace_period_covers_the_shutdown_budget(
+    helm3: str, values_set: str, kubernetes_version: str
+) -> None:
+    """preStop sleep + SHUTDOWN_DRAIN_SECONDS + SHUTDOWN_TIMEOUT_SECONDS + margin fit in the
+    grace period, and the readiness probe notices the drain before it ends."""
+    docs = render_chart(helm3, VALUES_SETS[values_set], kube_version=kubernetes_version)
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = _chart_env(container)
+    pre_stop = container.get("lifecycle", {}).get("preStop", {})
+    if "sleep" in pre_stop:
+        sleep = pre_stop["sleep"]["seconds"]
+    elif "exec" in pre_stop:
+        assert pre_stop["exec"]["command"][0] == "sleep"
+        sleep = float(pre_stop["exec"]["command"][1])
+    else:
+        sleep = 0
+    budget = (
+        sleep
+        + float(env["SHUTDOWN_DRAIN_SECONDS"])
+        + float(env["SHUTDOWN_TIMEOUT_SECONDS"])
+        + GRACE_MARGIN_SECONDS
+    )
+    assert pod["terminationGracePeriodSeconds"] >= budget
