@@ -1,10 +1,31 @@
 .DEFAULT_GOAL := help
 SHELL := /usr/bin/env bash
 
-.PHONY: help
-help: ## Show this help
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+.PHONY: help run test lint image smoke kind-smoke bench lock reliability-report
 
-.PHONY: test
+help: ## Show this help
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
+
+run: ## Install the toolchain (cached) and serve on 127.0.0.1:8080 (env vars as in the README)
+	./ci/run.sh
+
 test: ## Install the pinned toolchain (cached) and run every test
 	./ci/test.sh
+
+lint: ## Run only the linters (ruff, hadolint, shellcheck, actionlint)
+	./ci/test.sh tests/lint tests/image/test_image_lint.py
+
+image: ## Build the container image (IMAGE=production-api:dev; LOCAL_BASE=1 without a registry)
+	./ci/build-image.sh
+
+smoke: ## Smoke-test chart and image on the current kube context
+	./ci/smoke.sh
+
+kind-smoke: ## Smoke test on a throw-away kind cluster (needs docker)
+	./ci/kind-smoke.sh
+
+bench: ## Run the benchmarks and rewrite bench/RESULTS.md
+	./bench/run.sh
+
+lock: ## Re-lock requirements*.lock with hashes
+	./ci/lock.sh
