@@ -105,7 +105,9 @@ def render(fig: dict, results: dict[str, str], commit: str) -> str:
     w(table(["Check", "Goal", "Measured", "Result"], [
         ["Graceful shutdown, 64 keep-alive clients, SIGTERM mid-load",
          "0 failed requests started before the drain ended; readiness 503 <= 100 ms; exit 0",
-         f"{g(sd, 'requests_failed_before_drain_end')} failed of {g(sd, 'requests_sent')} sent; "
+         f"{g(sd, 'requests_failed_before_drain_end')} failed before the drain ended "
+         f"({g(sd, 'requests_failed_at_drain_end_boundary')} at its end) of "
+         f"{g(sd, 'requests_sent')} sent; "
          f"503 after {g(sd, 'signal_to_readiness_503_ms')} ms; exit {g(sd, 'exit_code')} "
          f"after {g(sd, 'signal_to_exit_seconds')} s",
          verdict(results, "test_graceful_shutdown_load")],
