@@ -211,7 +211,5 @@ def shutdown_under_load(
     after readiness first answered 503 (see the module docstring).
     """
     return asyncio.run(
-        _run(
-            proc, port, clients, warmup, drain_seconds, exit_timeout, reroute, propagation_delay
-        )
+        _run(proc, port, clients, warmup, drain_seconds, exit_timeout, reroute, propagation_delay)
     )
