@@ -1,11 +1,29 @@
 """Keep-alive load from many concurrent clients, with SIGTERM sent mid-load.
 
-Each client keeps one HTTP/1.1 connection open and sends GET requests back to back; when a
-response says `Connection: close` (the app's drain mode) or the connection ends, it
-reconnects. A request counts as started when its bytes are written, or, on a fresh
-connection, when the connect began. A request fails when it was started but no complete
-response came back. Connection refusals are counted separately: after the drain ends the app
-stops accepting, so refusals from then on are expected.
+Load model (`reroute=True`, the default) — what a pod behind a Kubernetes Service sees:
+
+- Each client keeps one HTTP/1.1 connection to the server and sends `GET /items/{i}` back to
+  back. When a response says `Connection: close` (the app's drain mode) or the connection
+  ends, it opens a new one.
+- From SIGTERM on, a poller (the kubelet's readiness probe) calls `/readiness` on fresh
+  connections until it sees 503. The load generator then plays the endpoints controller:
+  `propagation_delay` seconds after that 503 (a parameter, well under the drain), the pod
+  is out of the Service's endpoints, so clients stop opening NEW connections to this server.
+  A client that needs a new connection from then on would reach another pod: it is counted
+  as *rerouted* and stops. Connections already established keep sending requests until a
+  response says `Connection: close`; then that client is rerouted too.
+- Before readiness turned 503 (plus the delay), clients reconnect to this server normally.
+
+A request counts as sent to this server when its bytes are written, or, on a fresh
+connection, when the connect began. Every request sent must come back complete with 200:
+a request fails when no complete response came back (reset, early close, refused connect,
+timeout). Nothing is excused by when it started.
+
+Harsh model (`reroute=False`): clients never reroute and keep reconnecting to the same
+server after every `Connection: close`, as if the pod were never taken out of the endpoints.
+Once the drain ends the server stops accepting, so connects are refused and connections
+still waiting in the kernel's accept queue are reset. Those figures show what endpoint
+removal protects against; they are information, not a goal.
 """
 
 from __future__ import annotations
@@ -17,46 +35,43 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-# Requests that start right as the drain ends race the listener closing: uvicorn checks its
-# stop flag every 0.1 s, and a saturated event loop accepts queued connections late, so a
-# connection still in the kernel's accept queue when the listener closes is reset. Such
-# requests are reported apart, not counted against the drain.
-BOUNDARY_SECONDS = 0.25
-
 
 @dataclass
 class LoadResult:
     clients: int
+    reroute: bool
+    propagation_delay: float
     signal_at: float = 0.0
     drain_seconds: float = 0.0
     sent: int = 0
     ok: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     failed_at: list[float] = field(default_factory=list)  # start times of failed requests
-    refused_at: list[float] = field(default_factory=list)
+    refused_at: list[float] = field(default_factory=list)  # start times of refused connects
+    rerouted: int = 0
     readiness_503_after: float | None = None
+    endpoints_removed_after: float | None = None
     exit_after: float | None = None
     exit_code: int | None = None
     sent_after_signal: int = 0
     ok_after_signal: int = 0
+    last_sent_after: float | None = None  # last request sent to this server, after SIGTERM
+
+    @property
+    def failed(self) -> int:
+        """Requests sent to this server without a complete response, refused connects included."""
+        return len(self.failed_at) + len(self.refused_at)
 
     @property
     def drain_end(self) -> float:
         return self.signal_at + self.drain_seconds
 
-    @property
-    def failed_before_drain_end(self) -> int:
-        """Failed requests started before the drain ended, boundary window excluded."""
-        return sum(1 for t in self.failed_at if t < self.drain_end - BOUNDARY_SECONDS)
+    def failed_started(self, *, before_drain_end: bool) -> int:
+        """Failed requests (not refusals) started before / from the drain's end."""
+        return sum(1 for t in self.failed_at if (t < self.drain_end) == before_drain_end)
 
-    @property
-    def failed_at_boundary(self) -> int:
-        """Failed requests started within BOUNDARY_SECONDS of the drain's end (either side)."""
-        return sum(1 for t in self.failed_at if abs(t - self.drain_end) <= BOUNDARY_SECONDS)
-
-    @property
-    def refused_before_drain_end(self) -> int:
-        return sum(1 for t in self.refused_at if t < self.drain_end)
+    def refused_started(self, *, before_drain_end: bool) -> int:
+        return sum(1 for t in self.refused_at if (t < self.drain_end) == before_drain_end)
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
@@ -72,8 +87,11 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, s
     return status, headers
 
 
-async def _poll_readiness(port: int, result: LoadResult, stop: asyncio.Event) -> None:
-    """Poll /readiness on fresh connections until the first 503."""
+async def _poll_readiness(
+    port: int, result: LoadResult, stop: asyncio.Event, removed: asyncio.Event
+) -> None:
+    """Poll /readiness on fresh connections until the first 503; then, after the
+    propagation delay, take the server out of the endpoints (`removed`)."""
     request = b"GET /readiness HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     while not stop.is_set():
         try:
@@ -85,8 +103,13 @@ async def _poll_readiness(port: int, result: LoadResult, stop: asyncio.Event) ->
             status = None
         if status == 503:
             result.readiness_503_after = time.monotonic() - result.signal_at
-            return
+            break
         await asyncio.sleep(0.002)
+    else:
+        return
+    await asyncio.sleep(result.propagation_delay)
+    result.endpoints_removed_after = time.monotonic() - result.signal_at
+    removed.set()
 
 
 async def _run(
@@ -96,28 +119,46 @@ async def _run(
     warmup: float,
     drain_seconds: float,
     exit_timeout: float,
+    reroute: bool,
+    propagation_delay: float,
 ) -> LoadResult:
-    result = LoadResult(clients=clients, drain_seconds=drain_seconds)
+    result = LoadResult(
+        clients=clients,
+        reroute=reroute,
+        propagation_delay=propagation_delay,
+        drain_seconds=drain_seconds,
+    )
     stop = asyncio.Event()
+    removed = asyncio.Event()  # the endpoints controller dropped this server
     signalled = False
+
+    def count_sent(started: float) -> None:
+        result.sent += 1
+        if signalled:
+            result.sent_after_signal += 1
+            result.last_sent_after = started - result.signal_at
 
     async def client(i: int) -> None:
         request = f"GET /items/{i} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
         reader = writer = None
         while not stop.is_set():
-            started = time.monotonic()
             if writer is None:
+                if reroute and removed.is_set():
+                    result.rerouted += 1
+                    return
+                started = time.monotonic()
                 try:
                     reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 except OSError:
+                    count_sent(started)
                     result.refused_at.append(started)
                     await asyncio.sleep(0.02)
                     continue
+            else:
+                started = time.monotonic()
             assert reader is not None
-            result.sent += 1
+            count_sent(started)
             after_signal = signalled
-            if after_signal:
-                result.sent_after_signal += 1
             try:
                 writer.write(request)
                 status, headers = await asyncio.wait_for(_read_response(reader), 30)
@@ -141,7 +182,7 @@ async def _run(
     result.signal_at = time.monotonic()
     os.kill(proc.pid, signal.SIGTERM)
     signalled = True
-    poller = asyncio.create_task(_poll_readiness(port, result, stop))
+    poller = asyncio.create_task(_poll_readiness(port, result, stop, removed))
     deadline = result.signal_at + exit_timeout
     while proc.poll() is None and time.monotonic() < deadline:  # noqa: ASYNC110 - polls a PID
         await asyncio.sleep(0.005)
@@ -160,6 +201,15 @@ def shutdown_under_load(
     warmup: float = 2.0,
     drain_seconds: float = 2.0,
     exit_timeout: float = 30.0,
+    *,
+    reroute: bool = True,
+    propagation_delay: float = 0.5,
 ) -> LoadResult:
-    """Run `clients` keep-alive clients, SIGTERM `proc` after `warmup`, wait for its exit."""
-    return asyncio.run(_run(proc, port, clients, warmup, drain_seconds, exit_timeout))
+    """Run `clients` keep-alive clients, SIGTERM `proc` after `warmup`, wait for its exit.
+
+    With `reroute`, clients stop opening connections to `proc` `propagation_delay` seconds
+    after readiness first answered 503 (see the module docstring).
+    """
+    return asyncio.run(
+        _run(proc, port, clients, warmup, drain_seconds, exit_timeout, reroute, propagation_delay)
+    )
