@@ -47,6 +47,31 @@ PROBE_ENDPOINTS = frozenset({"/health", "/readiness", "/metrics"})
 _SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,128}")
 _INTERNAL_ERROR = orjson.dumps({"detail": "Internal Server Error"})
 
+# Request limits. httptools parses headers of any size and count, and HTTP/0.9-style
+# request lines, and hands them on; these requests are refused before any route runs.
+# (A proxy in front should still cap header bytes: this check runs after they are read.)
+MAX_HEADER_FIELDS = 100
+MAX_HEADER_BYTES = 32 * 1024
+MAX_TARGET_BYTES = 8 * 1024
+# Longer paths are cut in the access log, so a line stays bounded.
+MAX_LOGGED_PATH = 512
+_SUPPORTED_HTTP_VERSIONS = frozenset({"1.0", "1.1"})
+
+
+def _refusal(scope: Scope) -> tuple[int, bytes] | None:
+    """The status and JSON body refusing an over-limit request, or None to serve it."""
+    if scope.get("http_version") not in _SUPPORTED_HTTP_VERSIONS:
+        return 400, b'{"detail":"Unsupported HTTP version"}'
+    headers = scope["headers"]
+    if len(headers) > MAX_HEADER_FIELDS or (
+        sum(len(name) + len(value) for name, value in headers) > MAX_HEADER_BYTES
+    ):
+        return 431, b'{"detail":"Request Header Fields Too Large"}'
+    if len(scope.get("raw_path") or b"") + len(scope.get("query_string", b"")) > MAX_TARGET_BYTES:
+        return 414, b'{"detail":"URI Too Long"}'
+    return None
+
+
 error_logger = logging.getLogger("app.error")
 
 
@@ -149,6 +174,20 @@ class _RandomIds:
 _random_ids = _RandomIds()
 
 
+async def _send_json(send: Send, status: int, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 def _client(scope: Scope) -> str | None:
     client = scope.get("client")
     return f"{client[0]}:{client[1]}" if client else None
@@ -222,7 +261,11 @@ class RequestMiddleware:
 
         self.metrics.in_flight += 1
         try:
-            await self.app(scope, receive, send_wrapper)
+            refusal = _refusal(scope)
+            if refusal is None:
+                await self.app(scope, receive, send_wrapper)
+            else:
+                await _send_json(send_wrapper, *refusal)
         except Exception:
             status = 500
             error_logger.exception(
@@ -234,17 +277,7 @@ class RequestMiddleware:
                 raise
             # Handled here, not in Starlette's ServerErrorMiddleware, so it is logged once,
             # with the request id, and the body never carries a traceback.
-            await send_wrapper(
-                {
-                    "type": "http.response.start",
-                    "status": 500,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(_INTERNAL_ERROR)).encode()),
-                    ],
-                }
-            )
-            await send_wrapper({"type": "http.response.body", "body": _INTERNAL_ERROR})
+            await _send_json(send_wrapper, 500, _INTERNAL_ERROR)
         finally:
             duration = time.perf_counter() - start
             self.metrics.in_flight -= 1
@@ -267,12 +300,15 @@ class RequestMiddleware:
         duration: float,
         request_id: str,
     ) -> None:
+        path = scope["path"]
+        if len(path) > MAX_LOGGED_PATH:
+            path = f"{path[:MAX_LOGGED_PATH]}...({len(path)} chars)"
         log_access(
             self.access,
             level,
             {
                 "method": scope["method"],
-                "path": scope["path"],
+                "path": path,
                 "status": status,
                 "duration_ms": round(duration * 1000, 3),
                 "request_id": request_id,

@@ -4,16 +4,20 @@ Stop sequence on SIGTERM or SIGINT:
 1. readiness answers 503 at once, so the endpoints controller takes the pod out of rotation;
 2. for SHUTDOWN_DRAIN_SECONDS the server keeps serving, every response with
    `Connection: close` so keep-alive clients reconnect elsewhere;
-3. uvicorn's graceful shutdown: stop accepting, close idle connections, give in-flight
-   requests up to SHUTDOWN_TIMEOUT_SECONDS, run the lifespan shutdown;
-4. the process exits 0.
+3. stop accepting, then wait ACCEPTED_GRACE_SECONDS so that requests already sent on
+   connections the server accepted are read before idle connections are closed;
+4. uvicorn's graceful shutdown: close idle connections, give in-flight requests up to
+   SHUTDOWN_TIMEOUT_SECONDS, run the lifespan shutdown;
+5. the process exits 0.
 A second signal during the drain skips the rest of it; one more after that forces the exit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
+import socket
 import time
 from types import FrameType
 
@@ -24,6 +28,14 @@ from app.health import HealthState
 from app.settings import Settings
 
 logger = logging.getLogger("app.server")
+
+# uvicorn's shutdown closes the listener and, in the same step, every connection without a
+# request in progress. A request already sent on an accepted connection but not read yet by
+# the event loop (a connection accepted a moment before, or a keep-alive connection whose
+# next request is on its way) would be dropped, the connection reset. This pause, taken once
+# no new connection can arrive, lets the loop read such requests; they are then in progress
+# and answered (with `Connection: close`) before their connections close.
+ACCEPTED_GRACE_SECONDS = 0.2
 
 
 class DrainingServer(uvicorn.Server):
@@ -71,6 +83,16 @@ class DrainingServer(uvicorn.Server):
                 logger.info("drain finished, shutting down")
                 self.should_exit = True
         return await super().on_tick(counter)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Stop accepting first (uvicorn's shutdown repeats this, which is harmless), let the
+        # loop read requests already sent on accepted connections, then shut down as usual.
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        await asyncio.sleep(ACCEPTED_GRACE_SECONDS)
+        await super().shutdown(sockets)
 
 
 def build_server(app: FastAPI, settings: Settings) -> DrainingServer:

@@ -263,9 +263,29 @@ install_checkov() {
   report checkov "$CHECKOV_VERSION" "installed ($((SECONDS - start)) s)"
 }
 
+# The Gateway API CRD manifests, for validating the chart's HTTPRoute offline: the
+# sigs.k8s.io/gateway-api Go module carries them under config/crd/.
+install_gateway_api_crds() {
+  local dest="$TOOLS_CACHE/schemas/gateway-api-$GATEWAY_API_VERSION"
+  if [[ -d "$dest" ]] && stamp_is gateway-api "$GATEWAY_API_VERSION"; then
+    report gateway-api "$GATEWAY_API_VERSION" "already present"
+    return
+  fi
+  local start=$SECONDS src
+  src="$(go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"
+  [[ -d "$src/config/crd/standard" ]] || die "no CRDs in sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION"
+  rm -rf "$dest"
+  mkdir -p "$dest"
+  cp "$src"/config/crd/standard/*.yaml "$dest/"
+  stamp_write gateway-api "$GATEWAY_API_VERSION"
+  report gateway-api "$GATEWAY_API_VERSION" "installed ($((SECONDS - start)) s)"
+}
+
 # ---------------------------------------------------------------------------------------------
 
 install_apt_packages
 install_go_tools
+install_gateway_api_crds
 install_project_venv
 install_checkov

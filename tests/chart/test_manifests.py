@@ -3,16 +3,16 @@ supported (the chart's kubeVersion floor) and the newest available Kubernetes.
 
 Core kinds go through kubernetes-validate; monitoring.coreos.com kinds through the
 prometheus-operator pydantic models with unknown fields forbidden; the Gateway API HTTPRoute
-through the CRD schema of the pinned sigs.k8s.io/gateway-api Go module. A kind with no schema
-fails the test.
+through the CRD schema of the sigs.k8s.io/gateway-api release pinned in ci/versions.env (put in
+the tool cache by ci/install-tools.sh). A kind with no schema fails the test.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
-import json
-import subprocess
+import os
+import re
 from pathlib import Path
 
 import jsonschema
@@ -21,11 +21,11 @@ import pytest
 import yaml
 from cloudcoil.models.prometheus_operator import v1 as prometheus_v1
 
-from ._helm import NAMESPACE, VALUES_SETS, by_kind, one, render_chart, tool
+from ._helm import NAMESPACE, VALUES_SETS, by_kind, one, render_chart
 
 OLDEST_KUBERNETES = "1.25.0"
 NEWEST_KUBERNETES = "1.37.0"
-GATEWAY_API_MODULE = "sigs.k8s.io/gateway-api@v1.6.3"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 PROMETHEUS_OPERATOR_MODELS = {
     "ServiceMonitor": prometheus_v1.ServiceMonitor,
@@ -54,24 +54,21 @@ def _strict(schema: object) -> object:
     return schema
 
 
-@functools.cache
 def _gateway_api_dir() -> Path:
-    go = tool("go")
-    proc = subprocess.run(
-        [go, "mod", "download", "-json", GATEWAY_API_MODULE],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return Path(json.loads(proc.stdout)["Dir"])
+    versions = (REPO_ROOT / "ci" / "versions.env").read_text()
+    version = re.search(r"^GATEWAY_API_VERSION=(\S+)", versions, re.M)
+    assert version, "GATEWAY_API_VERSION missing from ci/versions.env"
+    cache = os.environ.get("TOOLS_CACHE")
+    assert cache, "TOOLS_CACHE is not set: run the tests through ci/test.sh"
+    crds = Path(cache) / "schemas" / f"gateway-api-{version.group(1)}"
+    assert crds.is_dir(), f"{crds} is missing: run ci/install-tools.sh"
+    return crds
 
 
 @functools.cache
 def _gateway_schema(kind: str, version: str) -> dict:
     crd = yaml.safe_load(
-        (_gateway_api_dir() / "config" / "crd" / "standard" / GATEWAY_CRDS[kind]).read_text()
+        (_gateway_api_dir() / GATEWAY_CRDS[kind]).read_text()
     )
     served = {v["name"]: v for v in crd["spec"]["versions"]}
     schema = copy.deepcopy(served[version]["schema"]["openAPIV3Schema"])

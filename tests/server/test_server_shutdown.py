@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import re
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -177,4 +178,47 @@ def test_second_signal_ends_the_drain_early(start_app: StartApp) -> None:
         assert time.monotonic() < deadline
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
+
+
+def _read_head(reader: Any) -> tuple[int, dict[str, str]]:
+    status_line = reader.readline()
+    assert status_line, "the server closed the connection without answering"
+    status = int(status_line.split()[1])
+    headers = {}
+    while (line := reader.readline().decode("latin-1").strip()) != "":
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers
+
+
+def test_request_arriving_as_the_listener_closes_is_answered(start_app: StartApp) -> None:
+    """A keep-alive connection idle through the drain sends its next request just after the
+    server stopped accepting: the request is read and answered (`Connection: close`), not
+    dropped with the idle connections."""
+    proc = start_app(SHUTDOWN_DRAIN_SECONDS=0.5, SHUTDOWN_TIMEOUT_SECONDS=2)
+    request = b"GET /items/1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", proc.port), timeout=10) as held:
+        reader = held.makefile("rb")
+        held.sendall(request)
+        status, headers = _read_head(reader)
+        reader.read(int(headers["content-length"]))
+        assert status == 200
+        assert headers.get("connection") != "close"
+
+        proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while True:  # until the listener is closed
+            assert time.monotonic() < deadline, "the server never stopped accepting"
+            try:
+                socket.create_connection(("127.0.0.1", proc.port), timeout=1).close()
+            except ConnectionRefusedError:
+                break
+            time.sleep(0.002)
+        held.sendall(request)
+        status, headers = _read_head(reader)
+        body = reader.read()  # to EOF: the server closes the connection after this response
+    assert status == 200, body
+    assert headers["connection"] == "close"
+    assert len(body) == int(headers["content-length"])
     assert proc.wait(timeout=15) == 0

@@ -219,6 +219,17 @@ Cross-field checks of the Deployment's values that the schema cannot express.
 {{- if and (eq (toString $ru.maxSurge) "0") (eq (toString $ru.maxUnavailable) "0") }}
 {{- fail "rollingUpdate.maxSurge and rollingUpdate.maxUnavailable are both 0; a rollout could never progress" }}
 {{- end }}
+{{- range $resource := list "cpu" "memory" }}
+{{- $request := dig "requests" $resource "" $.Values.resources }}
+{{- $limit := dig "limits" $resource "" $.Values.resources }}
+{{- if and $request $limit (lt (float64 (include "production-api.quantity" $limit)) (float64 (include "production-api.quantity" $request))) }}
+{{- fail (printf "resources.limits.%s=%v is below resources.requests.%s=%v" $resource $limit $resource $request) }}
+{{- end }}
+{{- end }}
+{{- $sm := .Values.serviceMonitor }}
+{{- if and $sm.enabled $sm.interval $sm.scrapeTimeout (gt (float64 (include "production-api.durationSeconds" $sm.scrapeTimeout)) (float64 (include "production-api.durationSeconds" $sm.interval))) }}
+{{- fail (printf "serviceMonitor.scrapeTimeout=%v exceeds serviceMonitor.interval=%v" $sm.scrapeTimeout $sm.interval) }}
+{{- end }}
 {{- if and .Values.config.readiness.dependencies .Values.probes.readiness.enabled (le (float64 .Values.probes.readiness.timeoutSeconds) (float64 .Values.config.readiness.timeoutSeconds)) }}
 {{- fail (printf "probes.readiness.timeoutSeconds=%v must exceed config.readiness.timeoutSeconds=%v, or dependency checks time the probe out" .Values.probes.readiness.timeoutSeconds .Values.config.readiness.timeoutSeconds) }}
 {{- end }}
@@ -245,4 +256,27 @@ Cross-field checks of the PodDisruptionBudget values.
 {{- if and $pdb.enabled (not (kindIs "invalid" $pdb.minAvailable)) (not (kindIs "invalid" $pdb.maxUnavailable)) }}
 {{- fail "podDisruptionBudget.minAvailable and podDisruptionBudget.maxUnavailable are both set; set only one" }}
 {{- end }}
+{{- end }}
+
+{{/*
+A Kubernetes quantity ("500m", "1.5", "128Mi", "1G") as a plain number, for comparisons.
+*/}}
+{{- define "production-api.quantity" -}}
+{{- $q := toString . }}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" $q }}
+{{- $units := dict "" 1.0 "m" 0.001 "k" 1e3 "M" 1e6 "G" 1e9 "T" 1e12 "P" 1e15 "E" 1e18 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "Pi" 1125899906842624.0 "Ei" 1152921504606846976.0 }}
+{{- mulf (float64 $number) (get $units (trimPrefix $number $q)) }}
+{{- end }}
+
+{{/*
+A Prometheus duration ("30s", "1m30s", "500ms") in seconds, for comparisons.
+*/}}
+{{- define "production-api.durationSeconds" -}}
+{{- $units := dict "ms" 0.001 "s" 1.0 "m" 60.0 "h" 3600.0 "d" 86400.0 "w" 604800.0 "y" 31536000.0 }}
+{{- $total := 0.0 }}
+{{- range regexFindAll "[0-9]+(ms|s|m|h|d|w|y)" (toString .) -1 }}
+{{- $n := regexFind "^[0-9]+" . }}
+{{- $total = addf $total (mulf (float64 $n) (get $units (trimPrefix $n .))) }}
+{{- end }}
+{{- $total }}
 {{- end }}

@@ -1,0 +1,1 @@
+"""Harnesses shared by the reliability tests: the app process, raw HTTP, fault servers."""
