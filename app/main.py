@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.middleware import Middleware
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
+from fastapi.telemetry import TelemetryConfig
 
 from app import __version__
 from app.health import HealthState, ReadinessChecker
@@ -61,7 +62,15 @@ def create_app(settings: Settings) -> FastAPI:
         )
 
     docs = settings.docs_enabled
+    # FastAPI asks on every request whether its OpenTelemetry hooks are active (provider
+    # look-ups, ~5 us). The image ships opentelemetry-api without an SDK, so they could never
+    # emit anything; with all three signals off that check ends at the config flags.
+    # FASTAPI_TELEMETRY=true keeps FastAPI's defaults (the global providers).
+    telemetry: TelemetryConfig | None = (
+        None if settings.fastapi_telemetry else {"tracing": False, "metrics": False, "logs": False}
+    )
     app = FastAPI(
+        telemetry=telemetry,
         title=settings.app_name,
         version=settings.app_version,
         description="Runtime information and items, with probes and Prometheus metrics.",

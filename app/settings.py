@@ -45,6 +45,7 @@ ALLOWED: dict[str, str] = {
     ),
     "DOCS_ENABLED": _TRUE_FALSE,
     "FORWARDED_ALLOW_IPS": "'*' or a comma-separated list of IP addresses or CIDR networks",
+    "FASTAPI_TELEMETRY": _TRUE_FALSE,
 }
 
 
@@ -128,6 +129,8 @@ class Settings(BaseSettings):
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     docs_enabled: bool = True
     forwarded_allow_ips: str = "127.0.0.1"
+    # FastAPI's built-in OpenTelemetry hooks; off unless an OpenTelemetry SDK is added.
+    fastapi_telemetry: bool = False
 
     @field_validator("app_env", "log_level", "log_format", mode="before")
     @classmethod

@@ -165,6 +165,7 @@ def make_server(name: str, args: argparse.Namespace, out_dir: Path, tag: str = "
         "CORS_ORIGINS",
         "DOCS_ENABLED",
         "FORWARDED_ALLOW_IPS",
+        "FASTAPI_TELEMETRY",
         "HOST",
         "PORT",
     ):

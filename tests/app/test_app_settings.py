@@ -47,6 +47,7 @@ BAD_VALUES = [
     ("DOCS_ENABLED", "sometimes"),
     ("FORWARDED_ALLOW_IPS", "10.0.0.300"),
     ("FORWARDED_ALLOW_IPS", ""),
+    ("FASTAPI_TELEMETRY", "otel"),
 ]
 
 
@@ -68,6 +69,7 @@ def test_defaults_match_the_contract() -> None:
     assert settings.cors_origins == ()
     assert settings.docs_enabled is True
     assert settings.forwarded_allow_ips == "127.0.0.1"
+    assert settings.fastapi_telemetry is False
 
 
 def test_every_variable_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -88,6 +90,7 @@ def test_every_variable_is_read_from_the_environment(monkeypatch: pytest.MonkeyP
         "CORS_ORIGINS": "https://a.example.com,http://localhost:3000",
         "DOCS_ENABLED": "false",
         "FORWARDED_ALLOW_IPS": "10.0.0.0/8, 127.0.0.1",
+        "FASTAPI_TELEMETRY": "yes",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -109,6 +112,7 @@ def test_every_variable_is_read_from_the_environment(monkeypatch: pytest.MonkeyP
         cors_origins=("https://a.example.com", "http://localhost:3000"),
         docs_enabled=False,
         forwarded_allow_ips="10.0.0.0/8,127.0.0.1",
+        fastapi_telemetry=True,
     )
 
 

@@ -99,6 +99,7 @@ def test_chart_defaults_equal_app_defaults(monkeypatch: pytest.MonkeyPatch) -> N
     assert config["env"] == app_defaults.app_env
     assert config["docsEnabled"] == app_defaults.docs_enabled
     assert config["accessLogProbes"] == app_defaults.access_log_probes
+    assert config["fastapiTelemetry"] == app_defaults.fastapi_telemetry
 
 
 @pytest.mark.parametrize(

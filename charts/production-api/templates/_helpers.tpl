@@ -149,6 +149,8 @@ these names (Helm 4 server-side apply rejects duplicate env names).
   value: {{ $c.accessLogProbes | toString | quote }}
 - name: DOCS_ENABLED
   value: {{ $c.docsEnabled | toString | quote }}
+- name: FASTAPI_TELEMETRY
+  value: {{ $c.fastapiTelemetry | toString | quote }}
 - name: PORT
   value: {{ .Values.containerPort | toString | quote }}
 - name: SHUTDOWN_DRAIN_SECONDS
@@ -183,6 +185,7 @@ LOG_LEVEL: config.logLevel
 LOG_FORMAT: config.logFormat
 ACCESS_LOG_PROBES: config.accessLogProbes
 DOCS_ENABLED: config.docsEnabled
+FASTAPI_TELEMETRY: config.fastapiTelemetry
 PORT: containerPort
 SHUTDOWN_DRAIN_SECONDS: shutdown.drainSeconds
 SHUTDOWN_TIMEOUT_SECONDS: shutdown.timeoutSeconds
