@@ -67,9 +67,7 @@ def _gateway_api_dir() -> Path:
 
 @functools.cache
 def _gateway_schema(kind: str, version: str) -> dict:
-    crd = yaml.safe_load(
-        (_gateway_api_dir() / GATEWAY_CRDS[kind]).read_text()
-    )
+    crd = yaml.safe_load((_gateway_api_dir() / GATEWAY_CRDS[kind]).read_text())
     served = {v["name"]: v for v in crd["spec"]["versions"]}
     schema = copy.deepcopy(served[version]["schema"]["openAPIV3Schema"])
     return _strict(schema)
