@@ -1,4 +1,4 @@
-"""Runs the project's linters: ruff, shellcheck, actionlint and hadolint.
+"""Runs the project's linters: ruff (lint and format), shellcheck, actionlint and hadolint.
 
 Every linter must be on PATH (ci/install-tools.sh installs them); a missing one fails the
 test instead of skipping it. Only inputs that do not exist yet (no workflow, no Dockerfile)
@@ -69,6 +69,11 @@ DOCKERFILES = repo_files("Dockerfile", "*/Dockerfile", "*.Dockerfile", "Containe
 def test_ruff_check() -> None:
     ruff = require_tool("ruff")
     run_linter(ruff, "check", "--no-cache", "--output-format=concise", ".")
+
+
+def test_ruff_format() -> None:
+    ruff = require_tool("ruff")
+    run_linter(ruff, "format", "--no-cache", "--check", "--diff", ".")
 
 
 def test_shell_scripts_found() -> None:
