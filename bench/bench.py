@@ -37,6 +37,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVERS_DIR = "bench/servers"  # relative: every server runs with cwd = REPO_ROOT
 DEFAULT_OUT_DIR = REPO_ROOT / "bench" / "out"
 
+# The service's own settings list, so the harness always scrubs every variable it reads.
+sys.path.insert(0, str(REPO_ROOT))
+from app.settings import ALLOWED as APP_SETTINGS  # noqa: E402
+
 ENDPOINTS = {"/": "/", "/health": "/health", "/items/{item_id}": "/items/42"}
 
 # name -> (description, argv after the interpreter, has /metrics)
@@ -150,25 +154,7 @@ def make_server(name: str, args: argparse.Namespace, out_dir: Path, tag: str = "
     env["PYTHONUNBUFFERED"] = "1"
     # The app's own settings come from these; strip anything a developer shell may carry so
     # production-api really runs with its defaults.
-    for var in (
-        "APP_NAME",
-        "APP_ENV",
-        "APP_VERSION",
-        "LOG_LEVEL",
-        "LOG_FORMAT",
-        "ACCESS_LOG_PROBES",
-        "SHUTDOWN_DRAIN_SECONDS",
-        "SHUTDOWN_TIMEOUT_SECONDS",
-        "READINESS_DEPENDENCIES",
-        "READINESS_TIMEOUT_SECONDS",
-        "READINESS_CACHE_SECONDS",
-        "CORS_ORIGINS",
-        "DOCS_ENABLED",
-        "FORWARDED_ALLOW_IPS",
-        "FASTAPI_TELEMETRY",
-        "HOST",
-        "PORT",
-    ):
+    for var in APP_SETTINGS:
         env.pop(var, None)
     if name == "production-api":
         env.update({"HOST": "127.0.0.1", "PORT": str(port)})
