@@ -1,7 +1,7 @@
 .DEFAULT_GOAL := help
 SHELL := /usr/bin/env bash
 
-.PHONY: help run test lint image smoke kind-smoke bench lock reliability-report
+.PHONY: help run test lint image smoke kind-smoke cluster-smoke cluster-down bench lock reliability-report
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -23,6 +23,13 @@ smoke: ## Smoke-test chart and image on the current kube context
 
 kind-smoke: ## Smoke test on a throw-away kind cluster (needs docker)
 	./ci/kind-smoke.sh
+
+cluster-smoke: ## Smoke test on the project's own single-node cluster (root; KEEP_CLUSTER=1 keeps it)
+	./ci/install-tools.sh
+	./ci/cluster/smoke.sh
+
+cluster-down: ## Stop the cluster kept by KEEP_CLUSTER=1 make cluster-smoke; restore the host
+	./ci/cluster/down.sh
 
 bench: ## Run the benchmarks and rewrite bench/RESULTS.md
 	./bench/run.sh

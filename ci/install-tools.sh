@@ -9,6 +9,7 @@
 #   4. actionlint and helm-docs
 #   5. the project venv ($PY_VENV) from requirements-dev.lock (hash-checked)
 #   6. checkov, in a venv of its own
+#   7. the test cluster's binaries (ci/cluster/build.sh) and the CRDs its smoke test installs
 #
 # Prints one line per tool. Build output goes to $TOOLS_CACHE/logs/ and is shown on failure.
 set -euo pipefail
@@ -282,10 +283,34 @@ install_gateway_api_crds() {
   report gateway-api "$GATEWAY_API_VERSION" "installed ($((SECONDS - start)) s)"
 }
 
+# The Prometheus Operator CRDs, for the cluster smoke test: the operator's Go module carries
+# them under example/prometheus-operator-crd/.
+install_prometheus_operator_crds() {
+  local dest="$TOOLS_CACHE/schemas/prometheus-operator-$PROM_OPERATOR_VERSION"
+  if [[ -d "$dest" ]] && stamp_is prometheus-operator-crds "$PROM_OPERATOR_VERSION"; then
+    report prom-op-crds "$PROM_OPERATOR_VERSION" "already present"
+    return
+  fi
+  local start=$SECONDS src
+  src="$(go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROM_OPERATOR_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"
+  [[ -d "$src/example/prometheus-operator-crd" ]] ||
+    die "no CRDs in github.com/prometheus-operator/prometheus-operator@$PROM_OPERATOR_VERSION"
+  rm -rf "$dest"
+  mkdir -p "$dest"
+  cp "$src"/example/prometheus-operator-crd/*.yaml "$dest/"
+  chmod 0644 "$dest"/*.yaml
+  stamp_write prometheus-operator-crds "$PROM_OPERATOR_VERSION"
+  report prom-op-crds "$PROM_OPERATOR_VERSION" "installed ($((SECONDS - start)) s)"
+}
+
 # ---------------------------------------------------------------------------------------------
 
 install_apt_packages
 install_go_tools
 install_gateway_api_crds
+install_prometheus_operator_crds
+# 7. the test cluster's binaries (Kubernetes, CoreDNS, pause), from ci/cluster/tools
+"$REPO_ROOT/ci/cluster/build.sh"
 install_project_venv
 install_checkov

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Smoke test of the chart and the image on whatever cluster the current kube context points at:
-#   1. Prometheus Operator CRDs (pinned release) unless the cluster already has them;
-#   2. `helm upgrade --install` with the dev overlay, --wait; `kubectl rollout status`;
-#   3. `helm test`;
-#   4. every endpoint through `kubectl port-forward`;
-#   5. `helm upgrade` to the prod overlay while a client pod inside the cluster sends a bounded
-#      stream of requests to the Service: a graceful rollout fails none of them;
-#   6. `helm rollback` to the first revision.
+# Smoke test of the chart and the image on whatever cluster the current kube context points at
+# (the project's own test cluster in `make test`, kind in `make kind-smoke`):
+#   1. a namespace that enforces Pod Security `restricted`, proven by a pod it must refuse;
+#   2. CRDs: Prometheus Operator and Gateway API (pinned), unless the cluster has them;
+#   3. every overlay (dev, staging, prod, ci/all-on-values.yaml) rendered and checked by the
+#      API server: `kubectl apply --dry-run=server --validate=strict`, no warning allowed;
+#   4. `helm install` dev --wait, `helm test`, every endpoint through `kubectl port-forward`;
+#   5. `helm upgrade` to staging, then to prod, while a client pod inside the cluster sends a
+#      bounded stream of requests to the Service: a graceful rollout fails none of them;
+#   6. a pod deleted under the same kind of load: no request fails (preStop, drain, grace);
+#   7. `helm rollback` restores the previous environment (staging);
+#   8. real readiness probes: a dependency that goes away takes every pod out of the Service's
+#      endpoints, and its return brings them back;
+#   9. `helm uninstall` leaves no object of the release behind.
 # On failure: events, `describe` and logs of everything labelled app.kubernetes.io/instance.
 # The release and (by default) its namespace are removed on exit.
 #
@@ -14,15 +20,19 @@
 #   RELEASE [production-api]  NAMESPACE [production-api-smoke]
 #   CHART [charts/production-api]
 #   IMAGE_REPOSITORY [production-api]  IMAGE_TAG [dev]  IMAGE_PULL_POLICY [IfNotPresent]
-#   PROM_OPERATOR_VERSION [v0.80.1]    PROM_CRDS_URL [the release's stripped-down-crds.yaml]
-#   HELM_TIMEOUT [5m]  ROLLOUT_TIMEOUT [300s]
-#   LOAD_MAX_SECONDS [300]  request loop upper bound; it stops earlier once the rollout is done
+#   PROM_OPERATOR_VERSION [v0.80.1]  GATEWAY_API_VERSION [v1.6.3]  (ci/versions.env)
+#   PROM_CRDS     Prometheus Operator CRDs: a local file or directory [the release's URL]
+#   GATEWAY_CRDS  Gateway API CRDs: a local file or directory [the release's URL]
+#   HELM_TIMEOUT [5m]  ROLLOUT_TIMEOUT [300s]  WAIT_SECONDS [120] (other bounded waits)
+#   LOAD_MAX_SECONDS [300]  request loop upper bound; it stops earlier once told to
 #   LOAD_INTERVAL [0.05]    seconds between two requests of the loop
 #   KEEP=1                  leave the release and namespace in place
 set -euo pipefail
 
 # shellcheck source=ci/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=ci/versions.env
+source "$REPO_ROOT/ci/versions.env"
 
 RELEASE="${RELEASE:-production-api}"
 NAMESPACE="${NAMESPACE:-production-api-smoke}"
@@ -30,16 +40,21 @@ CHART="${CHART:-$REPO_ROOT/charts/production-api}"
 IMAGE_REPOSITORY="${IMAGE_REPOSITORY:-production-api}"
 IMAGE_TAG="${IMAGE_TAG:-dev}"
 IMAGE_PULL_POLICY="${IMAGE_PULL_POLICY:-IfNotPresent}"
-PROM_OPERATOR_VERSION="${PROM_OPERATOR_VERSION:-v0.80.1}"
-PROM_CRDS_URL="${PROM_CRDS_URL:-https://github.com/prometheus-operator/prometheus-operator/releases/download/$PROM_OPERATOR_VERSION/stripped-down-crds.yaml}"
+PROM_CRDS="${PROM_CRDS:-https://github.com/prometheus-operator/prometheus-operator/releases/download/$PROM_OPERATOR_VERSION/stripped-down-crds.yaml}"
+GATEWAY_CRDS="${GATEWAY_CRDS:-https://github.com/kubernetes-sigs/gateway-api/releases/download/$GATEWAY_API_VERSION/standard-install.yaml}"
 HELM_TIMEOUT="${HELM_TIMEOUT:-5m}"
 ROLLOUT_TIMEOUT="${ROLLOUT_TIMEOUT:-300s}"
+WAIT_SECONDS="${WAIT_SECONDS:-120}"
 LOAD_MAX_SECONDS="${LOAD_MAX_SECONDS:-300}"
 LOAD_INTERVAL="${LOAD_INTERVAL:-0.05}"
 KEEP="${KEEP:-0}"
 
 SELECTOR="app.kubernetes.io/instance=$RELEASE"
-CLIENT_POD="$RELEASE-smoke-client"
+# The smoke test's own helpers (load clients, the readiness dependency) carry this label
+# instead, so that "nothing of the release is left" is checked on the chart's objects alone.
+HELPER_SELECTOR="app.kubernetes.io/part-of=$RELEASE-smoke"
+APP_SELECTOR="$SELECTOR,app.kubernetes.io/name"
+DEP="$RELEASE-smoke-dep"
 WORK="$(mktemp -d)"
 PF_PID=""
 STEP="start"
@@ -55,12 +70,29 @@ fail() {
   exit 1
 }
 
+# wait_until SECONDS CMD...: retries CMD every second; returns 1 after SECONDS.
+wait_until() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 1
+  done
+}
+# until_true SECONDS WHAT CMD...: wait_until, failing with WHAT on time-out.
+until_true() {
+  local seconds="$1" what="$2"
+  shift 2
+  wait_until "$seconds" "$@" || fail "timed out after ${seconds}s waiting for $what"
+}
+
 dump_diagnostics() {
   echo "---------------- diagnostics ($SELECTOR in $NAMESPACE) ----------------" >&2
   {
     hm status "$RELEASE" || true
     hm history "$RELEASE" || true
     kc get all,pdb,hpa,endpointslices -l "$SELECTOR" -o wide || true
+    kc get pods -l "$HELPER_SELECTOR" -o wide || true
     kc get events --sort-by=.lastTimestamp || true
     kc describe deployments,replicasets,pods,services -l "$SELECTOR" || true
     kc logs -l "$SELECTOR" --all-containers --prefix --tail=200 || true
@@ -78,7 +110,7 @@ cleanup() {
   fi
   if [[ "$KEEP" != 1 ]]; then
     log "cleanup: uninstall $RELEASE, delete namespace $NAMESPACE"
-    kc delete pod "$CLIENT_POD" --ignore-not-found --wait=false >/dev/null 2>&1
+    kc delete pods,services -l "$HELPER_SELECTOR" --ignore-not-found --wait=false >/dev/null 2>&1
     hm uninstall "$RELEASE" --wait --timeout 2m >/dev/null 2>&1
     kubectl delete namespace "$NAMESPACE" --ignore-not-found --wait=false >/dev/null 2>&1
   fi
@@ -95,18 +127,50 @@ done
 
 step "cluster: context $(kubectl config current-context)"
 kubectl version >&2
-kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 
 # ---------------------------------------------------------------------------------------------
-step "Prometheus Operator CRDs"
-if kubectl get crd servicemonitors.monitoring.coreos.com >/dev/null 2>&1; then
-  log "ServiceMonitor CRD present; leaving the cluster's CRDs alone"
-else
-  log "installing CRDs from $PROM_CRDS_URL"
-  kubectl apply --server-side -f "$PROM_CRDS_URL" >/dev/null
-  kubectl wait --for=condition=Established --timeout=60s \
-    crd/servicemonitors.monitoring.coreos.com
+step "namespace $NAMESPACE, Pod Security restricted"
+kubectl apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: $NAMESPACE
+  labels:
+    pod-security.kubernetes.io/enforce: restricted
+    pod-security.kubernetes.io/enforce-version: latest
+    pod-security.kubernetes.io/warn: restricted
+    pod-security.kubernetes.io/audit: restricted
+EOF
+# The API server's PodSecurity admission must refuse a pod without the restricted settings.
+if kc run pss-probe --image="$IMAGE_REPOSITORY:$IMAGE_TAG" --restart=Never \
+  --dry-run=server >"$WORK/pss.out" 2>&1; then
+  fail "namespace $NAMESPACE admitted a pod that violates Pod Security restricted"
 fi
+grep -q 'violates PodSecurity "restricted' "$WORK/pss.out" ||
+  fail "unexpected refusal of the probe pod: $(cat "$WORK/pss.out")"
+log "PodSecurity admission refuses a non-restricted pod"
+
+# ---------------------------------------------------------------------------------------------
+# install_crds CRD SOURCE: applies SOURCE (file, directory or URL) unless the cluster has CRD.
+install_crds() {
+  local crd="$1" source="$2"
+  if kubectl get crd "$crd" >/dev/null 2>&1; then
+    log "$crd present; leaving the cluster's CRDs alone"
+    return
+  fi
+  log "installing CRDs from $source"
+  kubectl apply --server-side -f "$source" >/dev/null
+  # Not `kubectl wait --for=condition=Established`: a CRD just created may have no status
+  # yet, and kubectl wait then fails at once.
+  until_true "$WAIT_SECONDS" "CRD $crd to be established" crd_established "$crd"
+}
+crd_established() {
+  [[ "$(kubectl get crd "$1" -o jsonpath='{.status.conditions[?(@.type=="Established")].status}' 2>/dev/null)" == True ]]
+}
+step "CRDs"
+install_crds servicemonitors.monitoring.coreos.com "$PROM_CRDS"
+install_crds prometheusrules.monitoring.coreos.com "$PROM_CRDS"
+install_crds httproutes.gateway.networking.k8s.io "$GATEWAY_CRDS"
 
 image_args=(
   --set "image.repository=$IMAGE_REPOSITORY"
@@ -115,7 +179,37 @@ image_args=(
 )
 
 # ---------------------------------------------------------------------------------------------
-step "helm upgrade --install (dev overlay)"
+step "server-side validation of every overlay"
+for values in values-dev.yaml values-staging.yaml values-prod.yaml ci/all-on-values.yaml; do
+  extra=()
+  # The all-on example also turns on the PrometheusRule and the dashboard ConfigMap.
+  [[ "$values" == ci/* ]] && extra=(--set prometheusRule.enabled=true --set grafanaDashboard.enabled=true)
+  # --validate: rendered with the cluster's real capabilities (API versions, version), as
+  # `helm install` renders (`--dry-run=server` alone keeps the client-only defaults).
+  helm template "$RELEASE" "$CHART" --namespace "$NAMESPACE" --values "$CHART/$values" \
+    "${extra[@]}" --validate >"$WORK/rendered.yaml"
+  kinds="$(sed -n 's/^kind: //p' "$WORK/rendered.yaml" | sort | uniq -c | awk '{printf "%s%s", sep, $2; sep=","}')"
+  case "$values" in
+    values-staging.yaml | values-prod.yaml) want=ServiceMonitor ;;
+    ci/*) want="PrometheusRule HTTPRoute NetworkPolicy" ;;
+    *) want=Deployment ;;
+  esac
+  for kind in $want; do
+    [[ ",$kinds," == *",$kind,"* ]] || fail "$values: no $kind rendered (got $kinds)"
+  done
+  if ! kc apply --dry-run=server --validate=strict -f "$WORK/rendered.yaml" \
+    >"$WORK/dry-run.out" 2>&1; then
+    cat "$WORK/dry-run.out" >&2
+    fail "$values: the API server refused the rendered manifests"
+  fi
+  if grep -i 'warning' "$WORK/dry-run.out" >&2; then
+    fail "$values: the API server warned about the rendered manifests"
+  fi
+  log "$values: accepted: $kinds"
+done
+
+# ---------------------------------------------------------------------------------------------
+step "helm install (dev overlay)"
 hm upgrade --install "$RELEASE" "$CHART" \
   --values "$CHART/values-dev.yaml" "${image_args[@]}" \
   --wait --timeout "$HELM_TIMEOUT"
@@ -127,7 +221,13 @@ service_port="$(kc get "$service" -o jsonpath='{.spec.ports[?(@.name=="http")].p
 kc rollout status "$deployment" --timeout "$ROLLOUT_TIMEOUT"
 
 step "helm test"
-hm test "$RELEASE" --logs --timeout "$HELM_TIMEOUT"
+# Not `helm test --logs`: the test pod's hook-delete-policy removes it when it succeeds, before
+# Helm would read its logs, and Helm then fails a passed test. A failed test pod is kept (no
+# hook-failed policy), so its output is shown here.
+if ! hm test "$RELEASE" --timeout "$HELM_TIMEOUT"; then
+  kc logs -l "$SELECTOR,app.kubernetes.io/component=helm-test" --all-containers --prefix >&2 || true
+  fail "helm test failed"
+fi
 
 # ---------------------------------------------------------------------------------------------
 step "endpoints through kubectl port-forward ($service)"
@@ -154,9 +254,11 @@ check() {
 }
 check /health 200 '"status":"ok"'
 check /readiness 200 '"status":"ready"'
-check / 200 '"service"'
-check /items/42 200 '42'
+check / 200 '"env":"development"'
+check /items/42 200 '"item_id":42'
+check /items/abc 422 'item_id'
 check /openapi.json 200 '"openapi"'
+check /docs 200 'swagger'
 check /metrics 200 'http_requests_total{'
 check /metrics 200 'app_info{'
 check /no-such-path 404 'Not Found'
@@ -165,20 +267,24 @@ wait "$PF_PID" 2>/dev/null || true
 PF_PID=""
 
 # ---------------------------------------------------------------------------------------------
-step "client pod sending requests to $service inside the cluster"
-# The service's own image: already on the nodes, and Python's urllib is enough. Each request
-# opens a new connection, so kube-proxy routes it to a currently ready pod. The loop ends
-# when /tmp/stop appears or after LOAD_MAX_SECONDS, and prints one summary line.
+# Load: a client pod inside the cluster sends requests to the Service. The service's own
+# image: already on the nodes, and Python's urllib is enough. Each request opens a new
+# connection, so kube-proxy routes it to a currently ready pod. The loop ends when /tmp/stop
+# appears or after LOAD_MAX_SECONDS, and prints one summary line.
 service_url="http://${service#service/}:$service_port/items/1"
 image_ref="$IMAGE_REPOSITORY:$IMAGE_TAG"
-kc delete pod "$CLIENT_POD" --ignore-not-found --wait=true >/dev/null
-kc apply -f - >/dev/null <<EOF
+
+# start_client NAME: starts the client pod NAME and waits until it has sent a request.
+start_client() {
+  local name="$RELEASE-$1"
+  kc delete pod "$name" --ignore-not-found --wait=true >/dev/null
+  kc apply -f - >/dev/null <<EOF
 apiVersion: v1
 kind: Pod
 metadata:
-  name: $CLIENT_POD
+  name: $name
   labels:
-    app.kubernetes.io/instance: $RELEASE
+    app.kubernetes.io/part-of: $RELEASE-smoke
     app.kubernetes.io/component: smoke-client
 spec:
   restartPolicy: Never
@@ -231,48 +337,175 @@ spec:
     - name: tmp
       emptyDir: {sizeLimit: 1Mi}
 EOF
-kc wait --for=condition=Ready "pod/$CLIENT_POD" --timeout=120s >/dev/null
-for _ in $(seq 1 60); do
-  kc logs "$CLIENT_POD" 2>/dev/null | grep -q '^started' && break
-  sleep 1
-done
-kc logs "$CLIENT_POD" | grep -q '^started' || fail "client pod sent no request"
+  kc wait --for=condition=Ready "pod/$name" --timeout="${WAIT_SECONDS}s" >/dev/null
+  client_started() { kc logs "$name" 2>/dev/null | grep -q '^started'; }
+  until_true 60 "client pod $name to send a request" client_started
+}
 
-step "helm upgrade to the prod overlay under load"
+# stop_client NAME WHAT: stops the client, fails when any request failed, logs the counts.
+stop_client() {
+  local name="$RELEASE-$1" what="$2" summary
+  kc exec "$name" -- python -c 'open("/tmp/stop", "w").close()'
+  kc wait --for=jsonpath='{.status.phase}'=Succeeded "pod/$name" --timeout=60s >/dev/null
+  kc logs "$name" >"$WORK/$1.log"
+  summary="$(grep '^requests=' "$WORK/$1.log" || true)"
+  [[ -n "$summary" ]] || { cat "$WORK/$1.log" >&2; fail "client pod $name printed no summary"; }
+  if [[ "$summary" != *" failed=0" ]]; then
+    grep 'request failed' "$WORK/$1.log" | head -n 20 >&2
+    fail "requests failed $what ($summary)"
+  fi
+  log "$what: $summary"
+  printf 'load %s: %s\n' "$what" "$summary"
+  kc delete pod "$name" --wait=false >/dev/null
+}
+
+# settled: the rollout is complete and no pod of the release is terminating any more (old
+# pods finish their drain after the rollout reports success).
+settled() {
+  local terminating
+  terminating="$(kc get pods -l "$APP_SELECTOR" \
+    -o jsonpath='{range .items[*]}{.metadata.deletionTimestamp}{"\n"}{end}' | grep -c . || true)"
+  ((terminating == 0)) && kc rollout status "$deployment" --timeout=1s >/dev/null 2>&1
+}
+
+app_env() {
+  kc get "$deployment" \
+    -o jsonpath='{.spec.template.spec.containers[0].env[?(@.name=="APP_ENV")].value}'
+}
+
+# ---------------------------------------------------------------------------------------------
+step "helm upgrade to staging, then prod, under load"
+start_client rollout-client
+hm upgrade "$RELEASE" "$CHART" \
+  --values "$CHART/values-staging.yaml" "${image_args[@]}" \
+  --wait --timeout "$HELM_TIMEOUT"
+[[ "$(app_env)" == staging ]] || fail "after the upgrade APP_ENV is '$(app_env)', want staging"
 hm upgrade "$RELEASE" "$CHART" \
   --values "$CHART/values-prod.yaml" "${image_args[@]}" \
   --wait --timeout "$HELM_TIMEOUT"
+[[ "$(app_env)" == production ]] || fail "after the upgrade APP_ENV is '$(app_env)', want production"
 kc rollout status "$deployment" --timeout "$ROLLOUT_TIMEOUT"
-# Old pods finish their drain after the rollout reports success; keep sending meanwhile,
-# until no pod of the release is terminating any more (bounded), then a few seconds more.
-for _ in $(seq 1 120); do
-  terminating="$(kc get pods -l "$SELECTOR,app.kubernetes.io/name" \
-    -o jsonpath='{range .items[*]}{.metadata.deletionTimestamp}{"\n"}{end}' | grep -c . || true)"
-  ((terminating == 0)) && break
-  sleep 1
-done
-sleep 5
-
-kc exec "$CLIENT_POD" -- python -c 'open("/tmp/stop", "w").close()'
-kc wait --for=jsonpath='{.status.phase}'=Succeeded "pod/$CLIENT_POD" --timeout=60s >/dev/null
-kc logs "$CLIENT_POD" >"$WORK/client.log"
-summary="$(grep '^requests=' "$WORK/client.log" || true)"
-[[ -n "$summary" ]] || { cat "$WORK/client.log" >&2; fail "client pod printed no summary"; }
-log "rollout under load: $summary"
-if [[ "$summary" != *" failed=0" ]]; then
-  grep 'request failed' "$WORK/client.log" | head -n 20 >&2
-  fail "requests failed during the rollout ($summary)"
-fi
-kc delete pod "$CLIENT_POD" --wait=false >/dev/null
+until_true "$WAIT_SECONDS" "the old pods to finish terminating" settled
+sleep 3
+stop_client rollout-client "during the upgrades dev -> staging -> prod"
 
 # ---------------------------------------------------------------------------------------------
-step "helm rollback to revision 1"
-hm rollback "$RELEASE" 1 --wait --timeout "$HELM_TIMEOUT"
+step "a pod deleted under load"
+start_client delete-client
+victim="$(kc get pods -l "$APP_SELECTOR" -o jsonpath='{.items[0].metadata.name}')"
+kc delete pod "$victim" --wait=false >/dev/null
+log "deleted $victim"
+gone() { ! kc get pod "$victim" >/dev/null 2>&1; }
+until_true "$WAIT_SECONDS" "pod $victim to terminate" gone
+until_true "$WAIT_SECONDS" "the replacement pod" settled
+sleep 3
+stop_client delete-client "while pod $victim was deleted"
+
+# ---------------------------------------------------------------------------------------------
+step "helm rollback to the previous revision"
+hm rollback "$RELEASE" --wait --timeout "$HELM_TIMEOUT"
 kc rollout status "$deployment" --timeout "$ROLLOUT_TIMEOUT"
-app_env="$(kc get "$deployment" \
-  -o jsonpath='{.spec.template.spec.containers[0].env[?(@.name=="APP_ENV")].value}')"
-[[ "$app_env" == development ]] || fail "after rollback APP_ENV is '$app_env', want development"
+[[ "$(app_env)" == staging ]] || fail "after rollback APP_ENV is '$(app_env)', want staging"
 hm history "$RELEASE" --max 5 >&2
+
+# ---------------------------------------------------------------------------------------------
+step "readiness follows a dependency (real kubelet probes)"
+# dep_pod: a pod serving /health for the dependency Service (the service's own image).
+dep_pod() {
+  kc apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $DEP
+  labels:
+    app.kubernetes.io/part-of: $RELEASE-smoke
+    app.kubernetes.io/component: smoke-dependency
+spec:
+  automountServiceAccountToken: false
+  terminationGracePeriodSeconds: 5
+  securityContext:
+    runAsNonRoot: true
+    runAsUser: 1001
+    runAsGroup: 1001
+    seccompProfile: {type: RuntimeDefault}
+  containers:
+    - name: dependency
+      image: $image_ref
+      imagePullPolicy: $IMAGE_PULL_POLICY
+      env:
+        - {name: SHUTDOWN_DRAIN_SECONDS, value: "0"}
+      ports:
+        - {name: http, containerPort: 8080}
+      readinessProbe:
+        httpGet: {path: /health, port: http}
+        periodSeconds: 1
+      resources:
+        requests: {cpu: 50m, memory: 64Mi}
+        limits: {cpu: 500m, memory: 128Mi}
+      securityContext:
+        allowPrivilegeEscalation: false
+        readOnlyRootFilesystem: true
+        capabilities: {drop: [ALL]}
+EOF
+  kc wait --for=condition=Ready "pod/$DEP" --timeout="${WAIT_SECONDS}s" >/dev/null
+}
+kc apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Service
+metadata:
+  name: $DEP
+  labels:
+    app.kubernetes.io/part-of: $RELEASE-smoke
+spec:
+  selector:
+    app.kubernetes.io/component: smoke-dependency
+  ports:
+    - {name: http, port: 8080, targetPort: http}
+EOF
+dep_pod
+hm upgrade "$RELEASE" "$CHART" --reuse-values \
+  --set "config.readiness.dependencies[0]=http://$DEP:8080/health" \
+  --set probes.readiness.periodSeconds=1 --set probes.readiness.failureThreshold=1 \
+  --wait --timeout "$HELM_TIMEOUT"
+until_true "$WAIT_SECONDS" "the rollout with the dependency" settled
+
+# ready_endpoints: how many of the Service's endpoints are ready.
+ready_endpoints() {
+  kc get endpointslices -l "kubernetes.io/service-name=${service#service/}" \
+    -o jsonpath='{range .items[*].endpoints[*]}{.conditions.ready}{"\n"}{end}' | grep -c '^true$' || true
+}
+replicas="$(kc get "$deployment" -o jsonpath='{.spec.replicas}')"
+[[ "$(ready_endpoints)" == "$replicas" ]] ||
+  fail "with the dependency up, $(ready_endpoints) of $replicas endpoints are ready"
+
+kc delete pod "$DEP" --wait=true >/dev/null
+log "dependency down"
+none_ready() { [[ "$(ready_endpoints)" == 0 ]]; }
+until_true "$WAIT_SECONDS" "every pod to leave the endpoints" none_ready
+not_ready_pods="$(kc get pods -l "$APP_SELECTOR" \
+  -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c '^False$' || true)"
+[[ "$not_ready_pods" == "$replicas" ]] || fail "$not_ready_pods of $replicas pods are NotReady"
+log "dependency down: $not_ready_pods pods NotReady, 0 ready endpoints"
+
+dep_pod
+log "dependency back"
+all_ready() { [[ "$(ready_endpoints)" == "$replicas" ]]; }
+until_true "$WAIT_SECONDS" "every pod to rejoin the endpoints" all_ready
+log "dependency back: $replicas ready endpoints"
+kc delete pods,services -l "$HELPER_SELECTOR" --wait=true >/dev/null
+
+# ---------------------------------------------------------------------------------------------
+step "helm uninstall leaves nothing behind"
+hm uninstall "$RELEASE" --wait --timeout "$HELM_TIMEOUT"
+# Pods and EndpointSlices go after their owners, through the garbage collector: wait for it.
+resources="$(kubectl api-resources --verbs=list --namespaced -o name | grep -v '^events' | paste -sd, -)"
+left() { kc get "$resources" -l "$SELECTOR" -o name 2>/dev/null; }
+nothing_left() { [[ -z "$(left)" ]]; }
+if ! wait_until "$WAIT_SECONDS" nothing_left; then
+  fail "objects of $RELEASE left after uninstall: $(left | paste -sd' ' -)"
+fi
+[[ -z "$(kc get secrets -l "owner=helm,name=$RELEASE" -o name)" ]] ||
+  fail "Helm's release records are left after uninstall"
 
 step "done"
 log "smoke test passed"

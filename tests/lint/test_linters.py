@@ -60,7 +60,7 @@ def run_linter(*args: str) -> None:
         )
 
 
-SHELL_SCRIPTS = repo_files("ci/*.sh", "ci/*.env", "bench/*.sh", ".ci/run")
+SHELL_SCRIPTS = repo_files("ci/*.sh", "ci/cluster/*.sh", "ci/*.env", "bench/*.sh", ".ci/run")
 WORKFLOWS = repo_files(".github/workflows/*.yml", ".github/workflows/*.yaml")
 DOCKERFILES = repo_files("Dockerfile", "*/Dockerfile", "*.Dockerfile", "Containerfile")
 

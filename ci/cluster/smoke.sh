@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# `make cluster-smoke`: the smoke test (ci/smoke.sh, the same script kind users run) on the
+# project's own single-node cluster: ci/cluster/up.sh, build the image with podman on the
+# local base image (as `LOCAL_BASE=1 make image` does), load it into the node, run
+# ci/smoke.sh inside the cluster's network namespace with the pinned CRDs from the tool cache,
+# then ci/cluster/down.sh (also on failure or Ctrl-C).
+#
+# Environment:
+#   KEEP_CLUSTER=1  leave the cluster and the release running and print KUBECONFIG=... and
+#                   CLUSTER_NETNS=...; `make cluster-down` stops it
+#   IMAGE [production-api:dev]  LOCAL_BASE [1]  (ci/build-image.sh)
+#   CLUSTER_NAME, CLUSTER_STATE (ci/cluster/lib.sh); RELEASE, NAMESPACE, ... (ci/smoke.sh)
+set -euo pipefail
+
+# shellcheck source=ci/cluster/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+KEEP_CLUSTER="${KEEP_CLUSTER:-0}"
+IMAGE="${IMAGE:-production-api:dev}"
+export LOCAL_BASE="${LOCAL_BASE:-1}"
+
+prom_crds="$TOOLS_CACHE/schemas/prometheus-operator-$PROM_OPERATOR_VERSION"
+gateway_crds="$TOOLS_CACHE/schemas/gateway-api-$GATEWAY_API_VERSION"
+for dir in "$prom_crds" "$gateway_crds"; do
+  [[ -d "$dir" ]] || cluster_die "$dir missing: run ci/install-tools.sh"
+done
+
+finish() {
+  local rc=$?
+  if [[ "$KEEP_CLUSTER" == 1 ]]; then
+    cluster_log "keeping the cluster (stop it with: make cluster-down)"
+    printf 'KUBECONFIG=%s\nCLUSTER_NETNS=%s\n' "$CLUSTER_KUBECONFIG" "$CLUSTER_NETNS"
+  else
+    "$REPO_ROOT/ci/cluster/down.sh" || rc=1
+  fi
+  cluster_log "cluster smoke test: $( ((rc == 0)) && echo passed || echo "FAILED (exit $rc)") in ${SECONDS}s"
+  exit "$rc"
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+
+"$REPO_ROOT/ci/cluster/up.sh" >/dev/null
+
+# Podman names an image built as name:tag localhost/name:tag, and so does the node.
+IMAGE="$IMAGE" CONTAINER_ENGINE=podman "$REPO_ROOT/ci/build-image.sh"
+repository="${IMAGE%:*}"
+[[ "$repository" == */* ]] || repository="localhost/$repository"
+"$REPO_ROOT/ci/cluster/load-image.sh" "$repository:${IMAGE##*:}"
+
+cluster_log "ci/smoke.sh"
+KEEP="$KEEP_CLUSTER" KUBECONFIG="$CLUSTER_KUBECONFIG" PATH="$CLUSTER_BIN:$PATH" \
+  IMAGE_REPOSITORY="$repository" IMAGE_TAG="${IMAGE##*:}" IMAGE_PULL_POLICY=Never \
+  PROM_CRDS="$prom_crds" GATEWAY_CRDS="$gateway_crds" \
+  in_netns "$REPO_ROOT/ci/smoke.sh"

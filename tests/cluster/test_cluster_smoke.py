@@ -1,0 +1,302 @@
+"""The chart on a real single-node Kubernetes cluster: `make cluster-smoke`, for real.
+
+`ci/cluster/up.sh` starts etcd, the control plane, containerd, the kubelet, kube-proxy and
+CoreDNS inside a network namespace of their own, the image is built with podman and loaded
+into the node, and `ci/smoke.sh` (the same script kind users run) installs, tests, upgrades,
+rolls back and uninstalls the chart with real pods, real probes and real rollouts. The cluster
+is kept (`KEEP_CLUSTER=1`) for the tests after the smoke run: a negative smoke run, recovery
+from a run killed without its teardown, and the teardown itself, which must leave the host as
+it was found (sysctls, iptables, links, routes, mounts, cgroups, network namespaces,
+directories, processes).
+
+Nothing is mocked. The machine must be able to run the cluster (root, the kernel's overlay
+filesystem and bridge, the tools from `ci/install-tools.sh`); when it cannot, these tests fail
+with the reason, they never skip.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CACHE = Path(
+    os.environ.get("PRODUCTION_API_CACHE")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "production-api"
+)
+# A cluster of its own, so that a developer's `KEEP_CLUSTER=1 make cluster-smoke` survives.
+CLUSTER_NAME = "pytest"
+STATE = CACHE / "cluster" / f"state-{CLUSTER_NAME}"
+NETNS = f"pa-{CLUSTER_NAME}"
+KUBECONFIG = STATE / "admin.kubeconfig"
+CLUSTER_BIN = CACHE / "cluster" / "bin"
+IMAGE = "production-api:dev"
+DAEMONS = (
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "containerd",
+    "kubelet",
+    "kube-proxy",
+    "coredns",
+)
+
+pytestmark = pytest.mark.timeout(1800)
+
+
+def cluster_env(**extra: str) -> dict[str, str]:
+    env = {**os.environ, "CLUSTER_NAME": CLUSTER_NAME, "CI": os.environ.get("CI", "")}
+    env.update(extra)
+    return env
+
+
+def run(
+    args: list[str], timeout: float, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        args,
+        cwd=REPO_ROOT,
+        env=env or cluster_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def in_netns(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return run(["nsenter", f"--net=/run/netns/{NETNS}", "--", *args], timeout=timeout)
+
+
+def kubectl(*args: str) -> subprocess.CompletedProcess[str]:
+    return in_netns(str(CLUSTER_BIN / "kubectl"), "--kubeconfig", str(KUBECONFIG), *args)
+
+
+def cluster_processes() -> list[str]:
+    """`pid cmdline` of every process whose command line names the cluster's state or binaries."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if str(STATE) in cmdline or str(CLUSTER_BIN) in cmdline:
+            found.append(f"{proc.name} {cmdline.strip()}")
+    return found
+
+
+def _command(*args: str) -> str:
+    proc = subprocess.run(args, capture_output=True, text=True, check=False, timeout=60)
+    return proc.stdout + (f"\n(exit {proc.returncode}: {proc.stderr})" if proc.returncode else "")
+
+
+def host_state() -> dict[str, str]:
+    """What the cluster could change on the host, as comparable text per aspect."""
+    sysctls = {}
+    for key in (
+        "kernel/panic",
+        "kernel/panic_on_oops",
+        "vm/overcommit_memory",
+        "net/ipv4/ip_forward",
+        "net/ipv4/conf/all/route_localnet",
+        "net/bridge/bridge-nf-call-iptables",
+        "net/netfilter/nf_conntrack_max",
+        "net/netfilter/nf_conntrack_tcp_timeout_established",
+    ):
+        path = Path("/proc/sys") / key
+        sysctls[key] = path.read_text().strip() if path.exists() else "(absent)"
+
+    def rules(text: str) -> str:
+        # Without comments (timestamps) and packet counters.
+        lines = (re.sub(r"\[\d+:\d+\]", "", line) for line in text.splitlines())
+        return "\n".join(line for line in lines if not line.startswith("#"))
+
+    cgroups = sorted(
+        f"{hierarchy.name}/{child.name}"
+        for hierarchy in Path("/sys/fs/cgroup").iterdir()
+        if hierarchy.is_dir()
+        for child in hierarchy.iterdir()
+        if child.is_dir()
+    )
+    return {
+        "sysctls": "\n".join(f"{k}={v}" for k, v in sysctls.items()),
+        "iptables": rules(_command("iptables-save")),
+        "ip6tables": rules(_command("ip6tables-save")),
+        "links": re.sub(r"\s+link/.*", "", _command("ip", "-o", "link", "show")),
+        "addresses": _command("ip", "-o", "addr", "show"),
+        "routes": _command("ip", "route", "show", "table", "all"),
+        "mounts": _command("findmnt", "-rn", "-o", "TARGET,FSTYPE"),
+        "netns": _command("ip", "netns", "list"),
+        "cgroups": "\n".join(cgroups),
+        "dirs": "\n".join(
+            f"{d} {Path(d).exists()}"
+            for d in ("/run/netns", "/run/containerd", "/var/lib/cni", "/opt/containerd")
+        ),
+        "kubeconfig": _command("ls", "-la", str(Path.home() / ".kube")),
+        "processes": "\n".join(cluster_processes()),
+    }
+
+
+@dataclass
+class SmokeRun:
+    before: dict[str, str]
+    proc: subprocess.CompletedProcess[str]
+    seconds: float
+
+    @property
+    def output(self) -> str:
+        return self.proc.stdout + self.proc.stderr
+
+
+def _require_machine() -> None:
+    """Fail (not skip) with the reason when this machine cannot run the cluster."""
+    if os.geteuid() != 0:
+        pytest.fail("the test cluster needs root (network namespace, mounts, cgroups)")
+    missing = [
+        b for b in ("kubelet", "kube-apiserver", "kubectl") if not (CLUSTER_BIN / b).exists()
+    ]
+    if missing:
+        pytest.fail(f"{missing} not in {CLUSTER_BIN}: ci/install-tools.sh did not build them")
+    if "overlay" not in Path("/proc/filesystems").read_text():
+        pytest.fail("the kernel has no overlay filesystem: containerd cannot run pods")
+
+
+@pytest.fixture(scope="module")
+def smoke() -> Iterator[SmokeRun]:
+    """`KEEP_CLUSTER=1 make cluster-smoke`, with the host's state recorded before it."""
+    _require_machine()
+    # The image first: podman's own build networking is not the cluster's to restore.
+    build = run(
+        [str(REPO_ROOT / "ci" / "build-image.sh")],
+        timeout=1500,
+        env=cluster_env(IMAGE=IMAGE, LOCAL_BASE="1", CONTAINER_ENGINE="podman"),
+    )
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-5000:]
+    before = host_state()
+    start = time.monotonic()
+    proc = run(["make", "cluster-smoke"], timeout=1200, env=cluster_env(KEEP_CLUSTER="1"))
+    seconds = time.monotonic() - start
+    print(f"\ncluster smoke run: {seconds:.0f}s\n{proc.stderr[-6000:]}")
+    try:
+        yield SmokeRun(before, proc, seconds)
+    finally:
+        run([str(REPO_ROOT / "ci" / "cluster" / "down.sh")], timeout=300)
+
+
+def test_cluster_smoke_passes(smoke: SmokeRun) -> None:
+    assert smoke.proc.returncode == 0, smoke.output[-15000:]
+    assert "smoke test passed" in smoke.output
+    # Every load phase sent requests and none failed.
+    loads = re.findall(r"^load (.+): requests=(\d+) failed=(\d+)$", smoke.proc.stdout, re.M)
+    assert [what.split()[0] for what, _, _ in loads] == ["during", "while"], loads
+    for what, requests, failed in loads:
+        assert int(requests) >= 20, (what, requests)
+        assert failed == "0", (what, failed)
+    # The kept cluster is named for the user.
+    assert f"KUBECONFIG={KUBECONFIG}" in smoke.proc.stdout
+    assert f"CLUSTER_NETNS={NETNS}" in smoke.proc.stdout
+
+
+def test_smoke_proved_each_step(smoke: SmokeRun) -> None:
+    """The steps the smoke script claims are in its log, with what they measured."""
+    out = smoke.output
+    assert "PodSecurity admission refuses a non-restricted pod" in out
+    for overlay in ("values-dev", "values-staging", "values-prod", "ci/all-on-values"):
+        assert re.search(rf"{re.escape(overlay)}\.yaml: accepted: .*Deployment", out), overlay
+    assert "ServiceMonitor" in out
+    assert "PrometheusRule" in out
+    assert "GET /items/42 -> 200" in out
+    assert re.search(r"dependency down: \d+ pods NotReady, 0 ready endpoints", out)
+    assert re.search(r"dependency back: \d+ ready endpoints", out)
+    assert "helm uninstall leaves nothing behind" in out
+
+
+def test_cluster_lives_in_its_own_network_namespace(smoke: SmokeRun) -> None:
+    assert smoke.proc.returncode == 0, "the smoke run failed"
+    nodes = kubectl("get", "nodes", "-o", "wide")
+    assert nodes.returncode == 0, nodes.stderr
+    assert " Ready " in nodes.stdout and "10.88.0.1" in nodes.stdout, nodes.stdout
+    # The node's address exists only inside the namespace.
+    assert "10.88.0.1" not in _command("ip", "-o", "addr", "show")
+    assert "10.88.0.1" in in_netns("ip", "-o", "addr", "show").stdout
+    # The user's kubeconfig was not touched.
+    assert host_state()["kubeconfig"] == smoke.before["kubeconfig"]
+
+
+def test_smoke_fails_fast_with_diagnostics_on_a_missing_image(smoke: SmokeRun) -> None:
+    """A release whose image does not exist: the smoke test fails within its Helm timeout
+    and prints what a user needs (events, describe, logs), instead of hanging."""
+    assert smoke.proc.returncode == 0, "the smoke run failed"
+    start = time.monotonic()
+    proc = run(
+        ["nsenter", f"--net=/run/netns/{NETNS}", "--", str(REPO_ROOT / "ci" / "smoke.sh")],
+        timeout=300,
+        env=cluster_env(
+            KUBECONFIG=str(KUBECONFIG),
+            PATH=f"{CLUSTER_BIN}:{os.environ['PATH']}",
+            RELEASE="negative",
+            NAMESPACE="smoke-negative",
+            IMAGE_REPOSITORY="localhost/production-api",
+            IMAGE_TAG="does-not-exist",
+            IMAGE_PULL_POLICY="Never",
+            HELM_TIMEOUT="40s",
+            PROM_CRDS=str(next((CACHE / "schemas").glob("prometheus-operator-*"))),
+            GATEWAY_CRDS=str(next((CACHE / "schemas").glob("gateway-api-*"))),
+        ),
+    )
+    seconds = time.monotonic() - start
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-5000:]
+    assert seconds < 180, f"took {seconds:.0f}s"
+    assert "smoke: failed during: helm install (dev overlay)" in out, out[-5000:]
+    assert "diagnostics" in out
+    assert "ErrImageNeverPull" in out, out[-8000:]
+    # The failed release was cleaned up.
+    left = kubectl("get", "namespace", "smoke-negative", "-o", "jsonpath={.status.phase}")
+    assert left.returncode != 0 or left.stdout == "Terminating", left.stdout
+
+
+def test_up_clears_a_run_killed_without_teardown(smoke: SmokeRun) -> None:
+    """SIGKILL every daemon (a CI job killed outright): the next up.sh still comes up."""
+    assert smoke.proc.returncode == 0, "the smoke run failed"
+    for name in DAEMONS:
+        pid_file = STATE / "pids" / f"{name}.pid"
+        assert pid_file.exists(), name
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    time.sleep(1)
+    proc = run([str(REPO_ROOT / "ci" / "cluster" / "up.sh")], timeout=300)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    assert f"KUBECONFIG={KUBECONFIG}" in proc.stdout
+    nodes = kubectl("get", "nodes", "--no-headers")
+    assert " Ready " in nodes.stdout, nodes.stdout + nodes.stderr
+    # The earlier run's namespaces and pods are gone: it is a new cluster.
+    namespaces = kubectl("get", "namespaces", "-o", "name").stdout
+    assert "production-api-smoke" not in namespaces
+
+
+def test_down_restores_the_host(smoke: SmokeRun) -> None:
+    down = [str(REPO_ROOT / "ci" / "cluster" / "down.sh")]
+    first = run(down, timeout=300)
+    assert first.returncode == 0, first.stderr
+    second = run(down, timeout=300)
+    assert second.returncode == 0, second.stderr
+    after = host_state()
+    changed = {
+        aspect: (smoke.before[aspect], after[aspect])
+        for aspect in smoke.before
+        if smoke.before[aspect] != after[aspect]
+    }
+    assert not changed, "\n\n".join(
+        f"{aspect} changed:\n--- before\n{b}\n--- after\n{a}" for aspect, (b, a) in changed.items()
+    )
