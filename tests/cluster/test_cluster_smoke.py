@@ -11,7 +11,8 @@ directories, processes).
 
 Nothing is mocked. The machine must be able to run the cluster (root, the kernel's overlay
 filesystem and bridge, the tools from `ci/install-tools.sh`); when it cannot, these tests fail
-with the reason, they never skip.
+with the reason. They are skipped only when told so: `CLUSTER_SMOKE=0` (the GitHub Actions
+`test` job, whose runners are not root; its `kind-smoke` job runs the same ci/smoke.sh).
 """
 
 from __future__ import annotations
@@ -161,6 +162,8 @@ class SmokeRun:
 
 def _require_machine() -> None:
     """Fail (not skip) with the reason when this machine cannot run the cluster."""
+    if os.environ.get("CLUSTER_SMOKE") == "0":
+        pytest.skip("CLUSTER_SMOKE=0: the cluster smoke test is switched off for this run")
     if os.geteuid() != 0:
         pytest.fail("the test cluster needs root (network namespace, mounts, cgroups)")
     missing = [
@@ -230,8 +233,14 @@ def test_cluster_lives_in_its_own_network_namespace(smoke: SmokeRun) -> None:
     # The node's address exists only inside the namespace.
     assert "10.88.0.1" not in _command("ip", "-o", "addr", "show")
     assert "10.88.0.1" in in_netns("ip", "-o", "addr", "show").stdout
+    # While it runs, the host-state snapshot sees the kubelet's global sysctls and the pods'
+    # mounts: the comparison after the teardown is not blind to them.
+    running = host_state()
+    assert running["sysctls"] != smoke.before["sysctls"]
+    assert running["mounts"] != smoke.before["mounts"]
+    assert running["netns"] != smoke.before["netns"]
     # The user's kubeconfig was not touched.
-    assert host_state()["kubeconfig"] == smoke.before["kubeconfig"]
+    assert running["kubeconfig"] == smoke.before["kubeconfig"]
 
 
 def test_smoke_fails_fast_with_diagnostics_on_a_missing_image(smoke: SmokeRun) -> None:
