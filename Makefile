@@ -6,7 +6,7 @@ SHELL := /usr/bin/env bash
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
 
-run: ## Install the toolchain (cached) and serve on 127.0.0.1:8080 (env vars as in the README)
+run: ## Install the runtime venv only (cached) and serve on 127.0.0.1:8080 (env vars as in the README)
 	./ci/run.sh
 
 test: ## Install the pinned toolchain (cached) and run every test

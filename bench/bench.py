@@ -88,6 +88,40 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def interpreter_command() -> str:
+    """The interpreter as the report names it: `$VENV/bin/python` inside a venv (whose path is
+    the machine's own), otherwise the interpreter's name as found on PATH."""
+    name = Path(sys.executable).name
+    return f"$VENV/bin/{name}" if sys.prefix != sys.base_prefix else name
+
+
+def interpreter_environment() -> str:
+    """What `$VENV` stands for in the report (empty outside a venv)."""
+    if sys.prefix == sys.base_prefix:
+        return ""
+    if os.environ.get("PY_VENV") and Path(os.environ["PY_VENV"]).resolve() == Path(sys.prefix):
+        return (
+            "`$VENV` is the project venv, made from `requirements-dev.lock` by "
+            "`ci/install-tools.sh` (`${XDG_CACHE_HOME:-~/.cache}/production-api/venv`)"
+        )
+    return "`$VENV` is the venv the harness ran in (`BENCH_PYTHON`)"
+
+
+def display_argv(argv: list[str], port: int) -> list[str]:
+    """A server's command as a reader can run it from the repository root: the interpreter as
+    `interpreter_command()`, paths inside the repository relative, the port as `$PORT`."""
+    shown = []
+    for arg in argv:
+        if arg == sys.executable:
+            arg = interpreter_command()
+        elif arg == str(port):
+            arg = "$PORT"
+        elif arg.startswith(str(REPO_ROOT) + os.sep):
+            arg = os.path.relpath(arg, REPO_ROOT)
+        shown.append(arg)
+    return shown
+
+
 def cpu_prefix(cpu: int | None) -> list[str]:
     return ["taskset", "-c", str(cpu)] if cpu is not None else []
 
@@ -362,7 +396,7 @@ def phase_rounds(args, out_dir: Path, ctx: dict, log) -> dict[str, Server]:
             if rnd == 1:
                 ctx["commands"] = {
                     n: (["HOST=127.0.0.1", "PORT=$PORT"] if n == "production-api" else [])
-                    + [("$PORT" if a == str(s.port) else a) for a in s.argv]
+                    + display_argv(s.argv, s.port)
                     for n, s in servers.items()
                 }
                 ctx["bodies"] = check_responses(servers)
@@ -578,6 +612,8 @@ def versions(wrk: str) -> dict:
         "python": sys.version.split()[0],
         "python_impl": platform.python_implementation(),
         "executable": sys.executable,
+        "interpreter": interpreter_command(),
+        "interpreter_env": interpreter_environment(),
         "packages": pkgs,
         "wrk": wrk_line.strip(),
         "wrk_deb": dpkg.stdout.strip() if dpkg.returncode == 0 else "",
@@ -882,7 +918,7 @@ def render(ctx: dict) -> str:
     w(
         "Each server is one uvicorn worker (uvloop + httptools, as installed by "
         "`uvicorn[standard]`), started with the venv's interpreter directly from the "
-        "repository root:"
+        "repository root (the interpreter: see Machine and software):"
     )
     w("")
     for name in names:
@@ -924,7 +960,10 @@ def render(ctx: dict) -> str:
     w(f"- CPU: {m['cpu_model']}, {m['cores']} cores; memory {m['memory']}")
     w(f"- OS: {m['os']}, kernel {m['kernel']}")
     w(f"- Load average (1/5/15 min) at start: {ctx['load_start']}; at end: {ctx['load_end']}")
-    w(f"- Python {v['python']} ({v['python_impl']}), `{v['executable']}`")
+    w(
+        f"- Python {v['python']} ({v['python_impl']}), run as `{v['interpreter']}`"
+        + (f"; {v['interpreter_env']}" if v["interpreter_env"] else "")
+    )
     w(f"- wrk: {v['wrk']}" + (f" (Debian package {v['wrk_deb']})" if v["wrk_deb"] else ""))
     w("")
     w("Every package installed in the interpreter's environment:")

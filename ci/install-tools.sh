@@ -7,7 +7,7 @@
 #   2. helm (Helm 3) and helm4 (Helm 4), built from source with the Go module proxy
 #   3. the helm-unittest plugin, built from ci/tools/ into $HELM_PLUGINS/unittest
 #   4. actionlint and helm-docs
-#   5. the project venv ($PY_VENV) from requirements-dev.lock (hash-checked)
+#   5. the project venv ($PY_VENV) from requirements-dev.lock (hash-checked, ci/venv.sh)
 #   6. checkov, in a venv of its own
 #   7. the test cluster's binaries (ci/cluster/build.sh) and the CRDs its smoke test installs
 #
@@ -227,22 +227,10 @@ install_go_tools() {
 PYTHON="$(PATH="${PATH//"$PY_VENV/bin:"/}" python3 -c 'import sys; print(sys.executable)')"
 [[ "$PYTHON" != "$TOOLS_CACHE"/* ]] || die "python3 on PATH is a venv's ($PYTHON)"
 
-# The project venv: recreated whenever requirements-dev.lock (or the interpreter) changes.
-# The app itself is not installed: it is imported from the repository root.
+# The project venv: recreated whenever requirements-dev.lock (or the interpreter) changes
+# (ci/venv.sh, shared with ci/run.sh's runtime venv).
 install_project_venv() {
-  local lock="$REPO_ROOT/requirements-dev.lock" key
-  key="$(sha256sum "$lock" | cut -d' ' -f1) $PYTHON"
-  if "$PY_VENV/bin/python" -c '' 2>/dev/null && stamp_is venv "$key"; then
-    report venv "$(basename "$lock")" "already present"
-    return
-  fi
-  local start=$SECONDS
-  rm -f "$STAMPS/venv"
-  run_logged venv-create "$PYTHON" -m venv --clear "$PY_VENV"
-  run_logged venv-pip-install "$PY_VENV/bin/python" -m pip install \
-    --disable-pip-version-check --no-input --require-hashes -r "$lock"
-  stamp_write venv "$key"
-  report venv "$(basename "$lock")" "installed ($((SECONDS - start)) s)"
+  "$REPO_ROOT/ci/venv.sh" venv "$REPO_ROOT/requirements-dev.lock" "$PY_VENV"
 }
 
 # checkov pins many dependencies of its own, so it gets a venv apart from the project's.

@@ -86,3 +86,20 @@ def test_report_has_every_section_and_server(quick_run):
         assert f"| `/items/{{item_id}}` | {name} |" in report
     assert "| fastapi |" in report
     assert "| uvicorn |" in report
+
+
+def test_report_commands_run_from_any_checkout(quick_run):
+    """The servers' commands name the interpreter as `$VENV/bin/python`, not this machine's
+    path; the interpreter's version is printed on its own."""
+    report, _ = quick_run
+    assert sys.executable not in report
+    section = report.split("## Servers and exact commands", 1)[1].split("\n## ", 1)[0]
+    commands = [line.strip().strip("`") for line in section.splitlines() if line.startswith("  `")]
+    assert len(commands) == len(SERVERS)
+    python = Path(sys.executable).name
+    for command in commands:
+        assert f" $VENV/bin/{python} -m " in command, command
+        assert str(Path.home()) + "/" not in command, command
+        assert str(REPO_ROOT) not in command, command
+    version = ".".join(str(n) for n in sys.version_info[:3])
+    assert f"- Python {version} (CPython), run as `$VENV/bin/{python}`; `$VENV` is the " in report

@@ -222,12 +222,17 @@ Cross-field checks of the Deployment's values that the schema cannot express.
 {{- if and (eq (toString $ru.maxSurge) "0") (eq (toString $ru.maxUnavailable) "0") }}
 {{- fail "rollingUpdate.maxSurge and rollingUpdate.maxUnavailable are both 0; a rollout could never progress" }}
 {{- end }}
-{{- range $resource := list "cpu" "memory" }}
+{{- range $resource := list "cpu" "memory" "ephemeral-storage" }}
 {{- $request := dig "requests" $resource "" $.Values.resources }}
 {{- $limit := dig "limits" $resource "" $.Values.resources }}
 {{- if and $request $limit (lt (float64 (include "production-api.quantity" $limit)) (float64 (include "production-api.quantity" $request))) }}
 {{- fail (printf "resources.limits.%s=%v is below resources.requests.%s=%v" $resource $limit $resource $request) }}
 {{- end }}
+{{- end }}
+{{- $disk := dig "limits" "ephemeral-storage" "" .Values.resources }}
+{{- $tmp := .Values.tmpVolume }}
+{{- if and $disk $tmp.sizeLimit (ne $tmp.medium "Memory") (lt (float64 (include "production-api.quantity" $disk)) (float64 (include "production-api.quantity" $tmp.sizeLimit))) }}
+{{- fail (printf "resources.limits.ephemeral-storage=%v is below tmpVolume.sizeLimit=%v; the kubelet would evict the pod before /tmp is full" $disk $tmp.sizeLimit) }}
 {{- end }}
 {{- $sm := .Values.serviceMonitor }}
 {{- if and $sm.enabled $sm.interval $sm.scrapeTimeout (gt (float64 (include "production-api.durationSeconds" $sm.scrapeTimeout)) (float64 (include "production-api.durationSeconds" $sm.interval))) }}

@@ -38,11 +38,14 @@ templates with braces need no escaping beyond the regexp quoting).
 {{- end }}
 
 {{/*
-Regexp over the names of this release's Deployment pods (<fullname>-<replicaset hash>-<id>),
-for kube-state-metrics series.
+PromQL that keeps only series of this release's Deployment pods: `and on (namespace, pod)` with
+kube-state-metrics' kube_pod_owner, whose owner is one of the Deployment's ReplicaSets
+(<fullname>-<pod-template-hash>). A name pattern alone would also match other pods of the
+release, such as the `helm test` pod <fullname>-test-connection, which no ReplicaSet owns.
 */}}
-{{- define "production-api.monitoring.podRegex" -}}
-{{- include "production-api.fullname" . }}-[a-z0-9]+-[a-z0-9]+
+{{- define "production-api.monitoring.deploymentPods" -}}
+and on (namespace, pod)
+  kube_pod_owner{namespace="{{ .Release.Namespace }}", owner_kind="ReplicaSet", owner_name=~"{{ include "production-api.fullname" . }}-[a-z0-9]+"}
 {{- end }}
 
 {{/*
@@ -108,7 +111,7 @@ The rules of the alerts group (a YAML list, empty when every alert is off).
 {{- $sel := include "production-api.monitoring.selector" . }}
 {{- $req := include "production-api.monitoring.requestSelector" . }}
 {{- $job := include "production-api.monitoring.job" . }}
-{{- $podSel := printf "namespace=\"%s\", pod=~\"%s\"" .Release.Namespace (include "production-api.monitoring.podRegex" .) }}
+{{- $ownedByDeployment := include "production-api.monitoring.deploymentPods" . }}
 {{- with $a.targetDown }}
 {{- if .enabled }}
 - alert: ProductionApiTargetDown
@@ -197,7 +200,8 @@ The rules of the alerts group (a YAML list, empty when every alert is off).
 {{- if .enabled }}
 - alert: ProductionApiPodRestarting
   expr: |-
-    increase(kube_pod_container_status_restarts_total{ {{- $podSel }}, container="{{ $.Chart.Name }}"}[{{ .window }}]) >= {{ .threshold }}
+    increase(kube_pod_container_status_restarts_total{namespace="{{ $.Release.Namespace }}", container="{{ $.Chart.Name }}"}[{{ .window }}]) >= {{ .threshold }}
+    {{- $ownedByDeployment | nindent 4 }}
   for: {{ .for }}
   labels:
     {{- include "production-api.monitoring.ruleLabels" (dict "root" $ "alert" .) | nindent 4 }}
@@ -211,7 +215,8 @@ The rules of the alerts group (a YAML list, empty when every alert is off).
 {{- if .enabled }}
 - alert: ProductionApiPodNotReady
   expr: |-
-    max by (namespace, pod) (kube_pod_status_ready{ {{- $podSel }}, condition=~"false|unknown"}) == 1
+    max by (namespace, pod) (kube_pod_status_ready{namespace="{{ $.Release.Namespace }}", condition=~"false|unknown"}) == 1
+    {{- $ownedByDeployment | nindent 4 }}
   for: {{ .for }}
   labels:
     {{- include "production-api.monitoring.ruleLabels" (dict "root" $ "alert" .) | nindent 4 }}
