@@ -13,6 +13,15 @@
 #   8. real readiness probes: a dependency that goes away takes every pod out of the Service's
 #      endpoints, and its return brings them back;
 #   9. `helm uninstall` leaves no object of the release behind.
+# With SMOKE_MONITORING=1 (the default) it also installs a Prometheus Operator and a Prometheus
+# (ci/monitoring-stack.sh) that select ServiceMonitors and PrometheusRules by the `release`
+# label as kube-prometheus-stack does, installs the release with its ServiceMonitor,
+# PrometheusRule and NetworkPolicy on, and checks through the Prometheus HTTP API
+# (ci/prometheus_check.py): after each install and upgrade the targets are exactly the
+# release's pods, up, found by Kubernetes service discovery, with the documented labels; the
+# request series carry the app's own `endpoint` label; every dashboard query and rule
+# expression evaluates and the rule groups are loaded; ProductionApiTargetMissing fires when
+# the Deployment is scaled to 0 and resolves when it is back.
 # On failure: events, `describe` and logs of everything labelled app.kubernetes.io/instance.
 # The release and (by default) its namespace are removed on exit.
 #
@@ -26,6 +35,9 @@
 #   HELM_TIMEOUT [5m]  ROLLOUT_TIMEOUT [300s]  WAIT_SECONDS [120] (other bounded waits)
 #   LOAD_MAX_SECONDS [300]  request loop upper bound; it stops earlier once told to
 #   LOAD_INTERVAL [0.05]    seconds between two requests of the loop
+#   SMOKE_MONITORING [1]    0 skips the Prometheus Operator part
+#   MONITORING_NAMESPACE [monitoring]  MONITORING_RELEASE [kube-prometheus-stack]
+#   PROM_OPERATOR_IMAGE, PROM_CONFIG_RELOADER_IMAGE, PROMETHEUS_IMAGE  (ci/monitoring-stack.sh)
 #   KEEP=1                  leave the release and namespace in place
 set -euo pipefail
 
@@ -48,6 +60,10 @@ WAIT_SECONDS="${WAIT_SECONDS:-120}"
 LOAD_MAX_SECONDS="${LOAD_MAX_SECONDS:-300}"
 LOAD_INTERVAL="${LOAD_INTERVAL:-0.05}"
 KEEP="${KEEP:-0}"
+SMOKE_MONITORING="${SMOKE_MONITORING:-1}"
+MONITORING_NAMESPACE="${MONITORING_NAMESPACE:-monitoring}"
+MONITORING_RELEASE="${MONITORING_RELEASE:-kube-prometheus-stack}"
+export MONITORING_NAMESPACE MONITORING_RELEASE
 
 SELECTOR="app.kubernetes.io/instance=$RELEASE"
 # The smoke test's own helpers (load clients, the readiness dependency) carry this label
@@ -57,6 +73,8 @@ APP_SELECTOR="$SELECTOR,app.kubernetes.io/name"
 DEP="$RELEASE-smoke-dep"
 WORK="$(mktemp -d)"
 PF_PID=""
+PROM_PF_PID=""
+PROM_URL=""
 STEP="start"
 
 kc() { kubectl --namespace "$NAMESPACE" "$@"; }
@@ -86,6 +104,22 @@ until_true() {
   wait_until "$seconds" "$@" || fail "timed out after ${seconds}s waiting for $what"
 }
 
+# port_forward NAMESPACE TARGET PORT NAME: `kubectl port-forward` in the background to a free
+# local port; sets FORWARD_PID (kubectl's own PID) and FORWARD_PORT.
+port_forward() {
+  local log="$WORK/port-forward-$4.log"
+  kubectl --namespace "$1" port-forward "$2" ":$3" >"$log" 2>&1 &
+  FORWARD_PID=$!
+  FORWARD_PORT=""
+  for _ in $(seq 1 50); do
+    FORWARD_PORT="$(sed -n 's/^Forwarding from 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$log" | head -n1)"
+    [[ -n "$FORWARD_PORT" ]] && return 0
+    kill -0 "$FORWARD_PID" 2>/dev/null || { cat "$log" >&2; fail "port-forward to $2 exited"; }
+    sleep 0.2
+  done
+  fail "port-forward to $2 did not report a local port"
+}
+
 dump_diagnostics() {
   echo "---------------- diagnostics ($SELECTOR in $NAMESPACE) ----------------" >&2
   {
@@ -104,6 +138,7 @@ cleanup() {
   local rc=$?
   set +e
   [[ -n "$PF_PID" ]] && kill "$PF_PID" 2>/dev/null
+  [[ -n "$PROM_PF_PID" ]] && kill "$PROM_PF_PID" 2>/dev/null
   if ((rc != 0)); then
     echo "smoke: failed during: $STEP" >&2
     dump_diagnostics
@@ -113,6 +148,9 @@ cleanup() {
     kc delete pods,services -l "$HELPER_SELECTOR" --ignore-not-found --wait=false >/dev/null 2>&1
     hm uninstall "$RELEASE" --wait --timeout 2m >/dev/null 2>&1
     kubectl delete namespace "$NAMESPACE" --ignore-not-found --wait=false >/dev/null 2>&1
+    if [[ "$SMOKE_MONITORING" == 1 ]]; then
+      "$REPO_ROOT/ci/monitoring-stack.sh" down >/dev/null 2>&1
+    fi
   fi
   rm -rf "$WORK"
   exit "$rc"
@@ -172,10 +210,33 @@ install_crds servicemonitors.monitoring.coreos.com "$PROM_CRDS"
 install_crds prometheusrules.monitoring.coreos.com "$PROM_CRDS"
 install_crds httproutes.gateway.networking.k8s.io "$GATEWAY_CRDS"
 
+monitoring_args=()
+if [[ "$SMOKE_MONITORING" == 1 ]]; then
+  step "Prometheus Operator and Prometheus in namespace $MONITORING_NAMESPACE"
+  "$REPO_ROOT/ci/monitoring-stack.sh" up
+  port_forward "$MONITORING_NAMESPACE" service/prometheus-operated 9090 prometheus
+  PROM_PF_PID="$FORWARD_PID"
+  PROM_URL="http://127.0.0.1:$FORWARD_PORT"
+  # What the README tells users of kube-prometheus-stack to set, plus short intervals and
+  # `for:` so that the checks below take seconds.
+  monitoring_args=(
+    --set serviceMonitor.enabled=true
+    --set "serviceMonitor.labels.release=$MONITORING_RELEASE"
+    --set serviceMonitor.interval=5s --set serviceMonitor.scrapeTimeout=4s
+    --set prometheusRule.enabled=true
+    --set "prometheusRule.labels.release=$MONITORING_RELEASE"
+    --set prometheusRule.alerts.targetMissing.for=10s
+    --set networkPolicy.enabled=true
+    --set "networkPolicy.monitoringNamespace=$MONITORING_NAMESPACE"
+    --set networkPolicy.allowSameNamespace=true
+  )
+fi
+
 image_args=(
   --set "image.repository=$IMAGE_REPOSITORY"
   --set "image.tag=$IMAGE_TAG"
   --set "image.pullPolicy=$IMAGE_PULL_POLICY"
+  "${monitoring_args[@]}"
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -208,6 +269,24 @@ for values in values-dev.yaml values-staging.yaml values-prod.yaml ci/all-on-val
   log "$values: accepted: $kinds"
 done
 
+# prom_check CHECK ARGS...: ci/prometheus_check.py against the Prometheus (monitoring only).
+prom_check() {
+  [[ "$SMOKE_MONITORING" == 1 ]] || return 0
+  local out
+  out="$(python3 "$REPO_ROOT/ci/prometheus_check.py" --url "$PROM_URL" "$@")" ||
+    fail "Prometheus check '$1' failed"
+  log "prometheus: $out"
+}
+
+# prom_targets: the scrape targets are exactly the release's running pods.
+prom_targets() {
+  local pods
+  pods="$(kc get pods -l "$APP_SELECTOR" --field-selector=status.phase=Running \
+    -o jsonpath='{range .items[*]}{.metadata.name} {.metadata.deletionTimestamp}{"\n"}{end}' |
+    awk 'NF == 1 {print $1}' | paste -sd, -)"
+  prom_check targets --namespace "$NAMESPACE" --job "$job" --pods "$pods"
+}
+
 # ---------------------------------------------------------------------------------------------
 step "helm install (dev overlay)"
 hm upgrade --install "$RELEASE" "$CHART" \
@@ -218,7 +297,10 @@ deployment="$(kc get deployments -l "$SELECTOR" -o name)"
 service="$(kc get services -l "$SELECTOR" -o name)"
 [[ -n "$deployment" && -n "$service" ]] || fail "release $RELEASE has no deployment/service"
 service_port="$(kc get "$service" -o jsonpath='{.spec.ports[?(@.name=="http")].port}')"
+# The Prometheus Operator's job label: the Service name.
+job="${service#service/}"
 kc rollout status "$deployment" --timeout "$ROLLOUT_TIMEOUT"
+prom_targets
 
 step "helm test"
 # Not `helm test --logs`: the test pod's hook-delete-policy removes it when it succeeds, before
@@ -231,17 +313,9 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 step "endpoints through kubectl port-forward ($service)"
-kc port-forward "$service" ":$service_port" >"$WORK/port-forward.log" 2>&1 &
-PF_PID=$!
-local_port=""
-for _ in $(seq 1 50); do
-  local_port="$(sed -n 's/^Forwarding from 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$WORK/port-forward.log" | head -n1)"
-  [[ -n "$local_port" ]] && break
-  kill -0 "$PF_PID" 2>/dev/null || { cat "$WORK/port-forward.log" >&2; fail "port-forward exited"; }
-  sleep 0.2
-done
-[[ -n "$local_port" ]] || fail "port-forward did not report a local port"
-base="http://127.0.0.1:$local_port"
+port_forward "$NAMESPACE" "$service" "$service_port" app
+PF_PID="$FORWARD_PID"
+base="http://127.0.0.1:$FORWARD_PORT"
 
 # check PATH STATUS NEEDLE: GET PATH, expect STATUS and NEEDLE in the body.
 check() {
@@ -380,6 +454,8 @@ hm upgrade "$RELEASE" "$CHART" \
   --values "$CHART/values-staging.yaml" "${image_args[@]}" \
   --wait --timeout "$HELM_TIMEOUT"
 [[ "$(app_env)" == staging ]] || fail "after the upgrade APP_ENV is '$(app_env)', want staging"
+until_true "$WAIT_SECONDS" "the staging rollout to settle" settled
+prom_targets
 hm upgrade "$RELEASE" "$CHART" \
   --values "$CHART/values-prod.yaml" "${image_args[@]}" \
   --wait --timeout "$HELM_TIMEOUT"
@@ -388,6 +464,15 @@ kc rollout status "$deployment" --timeout "$ROLLOUT_TIMEOUT"
 until_true "$WAIT_SECONDS" "the old pods to finish terminating" settled
 sleep 3
 stop_client rollout-client "during the upgrades dev -> staging -> prod"
+prom_targets
+
+if [[ "$SMOKE_MONITORING" == 1 ]]; then
+  step "Prometheus: series, dashboard and rule queries, rules loaded"
+  prom_check series --namespace "$NAMESPACE" --job "$job" --endpoint '/items/{item_id}'
+  kc get prometheusrules -l "$SELECTOR" -o jsonpath='{.items[0]}' >"$WORK/prometheusrule.json"
+  prom_check queries --namespace "$NAMESPACE" --job "$job" \
+    --dashboard "$CHART/dashboards/production-api.json" --rules "$WORK/prometheusrule.json"
+fi
 
 # ---------------------------------------------------------------------------------------------
 step "a pod deleted under load"
@@ -400,6 +485,18 @@ until_true "$WAIT_SECONDS" "pod $victim to terminate" gone
 until_true "$WAIT_SECONDS" "the replacement pod" settled
 sleep 3
 stop_client delete-client "while pod $victim was deleted"
+
+if [[ "$SMOKE_MONITORING" == 1 ]]; then
+  step "an alert fires for a real cause and resolves: the Deployment scaled to 0 and back"
+  replicas="$(kc get "$deployment" -o jsonpath='{.spec.replicas}')"
+  prom_check alert --name ProductionApiTargetMissing --state inactive
+  kc scale "$deployment" --replicas 0 >/dev/null
+  prom_check alert --name ProductionApiTargetMissing --state firing
+  kc scale "$deployment" --replicas "$replicas" >/dev/null
+  kc rollout status "$deployment" --timeout "$ROLLOUT_TIMEOUT"
+  prom_check alert --name ProductionApiTargetMissing --state inactive
+  prom_targets
+fi
 
 # ---------------------------------------------------------------------------------------------
 step "helm rollback to the previous revision"

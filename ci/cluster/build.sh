@@ -2,7 +2,8 @@
 # Builds the test cluster's binaries from the tools module ci/cluster/tools into
 # $TOOLS_CACHE/cluster/bin: kube-apiserver, kube-controller-manager, kube-scheduler, kubelet,
 # kube-proxy, kubectl (k8s.io/kubernetes $KUBERNETES_VERSION), a minimal CoreDNS and the pod
-# sandbox program "pause". Static, stripped. Skipped when the binaries of the same module
+# sandbox program "pause"; and from ci/cluster/monitoring the Prometheus Operator and its config
+# reloader ($PROM_OPERATOR_VERSION) and Prometheus ($PROMETHEUS_VERSION). Static, stripped. Skipped when the binaries of the same module
 # (go.mod, go.sum, main packages) and Go version are already there; the Go build cache is not
 # kept by this script (a cold build fills ~3.6 GB of it; the binaries are ~0.5 GB).
 # Called by ci/install-tools.sh; prints one line.
@@ -54,7 +55,35 @@ if ! (cd "$CLUSTER_TOOLS_DIR" && CGO_ENABLED=0 go build -trimpath -buildvcs=fals
   tail -n 60 "$log_file" >&2
   cluster_die "building the cluster binaries failed (full log: $log_file)"
 fi
-for bin in "${BINARIES[@]}"; do
+
+# The monitoring stack, each with the version stamp (prometheus/common/version) of its release
+# build.
+# monitoring_build PACKAGE VERSION: builds one command of the monitoring module.
+monitoring_build() {
+  local flags="-s -w" var
+  for var in "Version=${2#v}" "Revision=$2" "Branch=release"; do
+    flags+=" -X github.com/prometheus/common/version.$var"
+  done
+  (cd "$MONITORING_TOOLS_DIR" && CGO_ENABLED=0 go build -trimpath -buildvcs=false \
+    -ldflags="$flags" -o "$staging/" "$1") >>"$log_file" 2>&1 || {
+    tail -n 60 "$log_file" >&2
+    cluster_die "building $1 failed (full log: $log_file)"
+  }
+}
+module_version() { (cd "$MONITORING_TOOLS_DIR" && go list -m -f '{{.Version}}' "$1"); }
+operator_module=github.com/prometheus-operator/prometheus-operator
+[[ "$(module_version "$operator_module")" == "$PROM_OPERATOR_VERSION" ]] ||
+  cluster_die "ci/cluster/monitoring/go.mod does not require $operator_module $PROM_OPERATOR_VERSION"
+# Prometheus vX.Y.Z is the Go module version v0.X<Y, two digits>.Z.
+prometheus_module_version="$(module_version github.com/prometheus/prometheus)"
+if [[ ! "$prometheus_module_version" =~ ^v0\.([0-9])([0-9]{2})\.([0-9]+)$ ]] ||
+  [[ "v${BASH_REMATCH[1]}.$((10#${BASH_REMATCH[2]})).${BASH_REMATCH[3]}" != "$PROMETHEUS_VERSION" ]]; then
+  cluster_die "ci/cluster/monitoring/go.mod requires Prometheus $prometheus_module_version, ci/versions.env says $PROMETHEUS_VERSION"
+fi
+monitoring_build "$operator_module/cmd/operator" "$PROM_OPERATOR_VERSION"
+monitoring_build "$operator_module/cmd/prometheus-config-reloader" "$PROM_OPERATOR_VERSION"
+monitoring_build github.com/prometheus/prometheus/cmd/prometheus "$PROMETHEUS_VERSION"
+for bin in "${BINARIES[@]}" operator prometheus-config-reloader prometheus; do
   [[ -x "$staging/$bin" ]] || cluster_die "go build made no $bin"
 done
 printf '%s\n' "$key" >"$staging/.key"

@@ -43,10 +43,15 @@ NODE_NAME="$CLUSTER_NAME-node"
 # them from $CLUSTER_STATE/host-sysctls.
 KUBELET_HOST_SYSCTLS=(kernel.panic kernel.panic_on_oops vm.overcommit_memory)
 
+# The monitoring stack's tools module (its own: it needs other k8s.io versions).
+MONITORING_TOOLS_DIR="$REPO_ROOT/ci/cluster/monitoring"
+
 cluster_bin_key() {
   {
     cat "$CLUSTER_TOOLS_DIR/go.mod" "$CLUSTER_TOOLS_DIR/go.sum" "$CLUSTER_TOOLS_DIR"/*/main.go
-    printf '%s\n' "$KUBERNETES_VERSION" "$(go env GOVERSION 2>/dev/null || echo nogo)"
+    cat "$MONITORING_TOOLS_DIR/go.mod" "$MONITORING_TOOLS_DIR/go.sum"
+    printf '%s\n' "$KUBERNETES_VERSION" "$PROM_OPERATOR_VERSION" "$PROMETHEUS_VERSION" \
+      "$(go env GOVERSION 2>/dev/null || echo nogo)"
   } | sha256sum | cut -c1-16
 }
 CLUSTER_BIN="$TOOLS_CACHE/cluster/bin"

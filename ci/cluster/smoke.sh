@@ -47,6 +47,15 @@ repository="${IMAGE%:*}"
 [[ "$repository" == */* ]] || repository="localhost/$repository"
 "$REPO_ROOT/ci/cluster/load-image.sh" "$repository:${IMAGE##*:}"
 
+# The monitoring stack's images (operator, config reloader, Debian's Prometheus).
+if [[ "${SMOKE_MONITORING:-1}" == 1 ]]; then
+  mapfile -t monitoring_env < <("$REPO_ROOT/ci/cluster/monitoring-images.sh")
+  ((${#monitoring_env[@]} == 3)) || cluster_die "the monitoring images were not built"
+  for assignment in "${monitoring_env[@]}"; do
+    export "${assignment?}"
+  done
+fi
+
 cluster_log "ci/smoke.sh"
 KEEP="$KEEP_CLUSTER" KUBECONFIG="$CLUSTER_KUBECONFIG" PATH="$CLUSTER_BIN:$PATH" \
   IMAGE_REPOSITORY="$repository" IMAGE_TAG="${IMAGE##*:}" IMAGE_PULL_POLICY=Never \

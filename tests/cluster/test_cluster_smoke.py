@@ -225,11 +225,36 @@ def test_smoke_proved_each_step(smoke: SmokeRun) -> None:
     assert "helm uninstall leaves nothing behind" in out
 
 
+def test_smoke_proved_scraping_through_the_real_operator(smoke: SmokeRun) -> None:
+    """The Prometheus Operator's own Prometheus scraped the release: targets after every
+    install and upgrade, the series, every dashboard/rule query, and a real alert."""
+    out = smoke.output
+    assert re.search(r"Prometheus Operator v[\d.]+ and Prometheus v[\d.]+ ready", out)
+    # dev (1 pod), staging (2), prod (3), prod after the alert test: the exact pod sets.
+    targets = re.findall(
+        r"prometheus: (\d+) targets up, found by Kubernetes service discovery "
+        r"\(serviceMonitor/production-api-smoke/production-api/0\), labels (.*);",
+        out,
+    )
+    assert [int(n) for n, _ in targets] == [1, 2, 3, 3], targets
+    for _, labels in targets:
+        for label in ("'namespace'", "'service'", "'pod'", "'job'"):
+            assert label in labels
+        assert "'endpoint'" not in labels
+    assert re.search(r"http_requests_total\{endpoint='/items/\{item_id\}'\} = [1-9]\d*", out)
+    assert re.search(
+        r"prometheus: \d+ dashboard and rule queries evaluate; rule groups loaded", out
+    )
+    states = re.findall(r"alert ProductionApiTargetMissing (firing|inactive) after", out)
+    assert states == ["inactive", "firing", "inactive"], states
+
+
 def test_cluster_lives_in_its_own_network_namespace(smoke: SmokeRun) -> None:
     assert smoke.proc.returncode == 0, "the smoke run failed"
     nodes = kubectl("get", "nodes", "-o", "wide")
     assert nodes.returncode == 0, nodes.stderr
-    assert " Ready " in nodes.stdout and "10.88.0.1" in nodes.stdout, nodes.stdout
+    assert " Ready " in nodes.stdout, nodes.stdout
+    assert "10.88.0.1" in nodes.stdout, nodes.stdout
     # The node's address exists only inside the namespace.
     assert "10.88.0.1" not in _command("ip", "-o", "addr", "show")
     assert "10.88.0.1" in in_netns("ip", "-o", "addr", "show").stdout
