@@ -14,6 +14,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+# Shared with ci/smoke.sh's checks against the Prometheus the Prometheus Operator runs.
+from ci.prometheus_check import dashboard_queries, expand_dashboard_variables
+
+__all__ = ["dashboard_queries", "expand_dashboard_variables"]
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART = REPO_ROOT / "charts" / "production-api"
 HERE = Path(__file__).resolve().parent
@@ -88,33 +93,3 @@ class PrometheusProcess:
             except subprocess.TimeoutExpired:
                 os.kill(self.popen.pid, signal.SIGKILL)
                 self.popen.wait(timeout=PROMETHEUS_STOP_TIMEOUT)
-
-
-def dashboard_queries(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
-    """(panel title, expr) of every panel target, rows' nested panels included."""
-    queries = []
-    stack = list(dashboard["panels"])
-    while stack:
-        panel = stack.pop(0)
-        stack.extend(panel.get("panels", []))
-        for target in panel.get("targets", []):
-            queries.append((panel["title"], target["expr"]))
-    return queries
-
-
-def expand_dashboard_variables(
-    expr: str, *, namespace: str, job: str, endpoint: str = ".*", rate_interval: str = "1m"
-) -> str:
-    """`expr` as Grafana sends it: template variables and $__ intervals replaced."""
-    replacements = {
-        "$__rate_interval": rate_interval,
-        "$__range": rate_interval,
-        "$__interval": rate_interval,
-        "$namespace": namespace,
-        "$job": job,
-        "$endpoint": endpoint,
-    }
-    for name, value in replacements.items():
-        expr = expr.replace(name, value)
-    assert "$" not in expr, f"unexpanded variable in {expr}"
-    return expr
