@@ -1,3 +1,3 @@
 """production-api: a FastAPI service built to run on Kubernetes."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

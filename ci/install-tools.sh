@@ -218,6 +218,9 @@ install_go_tools() {
   go_install helm-docs "$HELM_DOCS_VERSION" \
     "github.com/norwoodj/helm-docs/cmd/helm-docs@$HELM_DOCS_VERSION" \
     "-X main.version=${HELM_DOCS_VERSION#v}"
+  go_install crane "$CRANE_VERSION" \
+    "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION" \
+    "-X github.com/google/go-containerregistry/cmd/crane/cmd.Version=$CRANE_VERSION"
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -22,12 +22,19 @@
 # request series carry the app's own `endpoint` label; every dashboard query and rule
 # expression evaluates and the rule groups are loaded; ProductionApiTargetMissing fires when
 # the Deployment is scaled to 0 and resolves when it is back.
+# With CHART_REF (an oci:// chart) and IMAGE_DIGEST it installs released charts the way users
+# do: `helm install oci://... --version X --set image.digest=...`; with PREVIOUS_CHART_VERSION
+# and PREVIOUS_IMAGE_DIGEST the dev install is the previous release, and the upgrade to staging
+# under load is the upgrade from it to the new one. The pods must run exactly the digest.
 # On failure: events, `describe` and logs of everything labelled app.kubernetes.io/instance.
 # The release and (by default) its namespace are removed on exit.
 #
 # Environment (defaults in brackets):
 #   RELEASE [production-api]  NAMESPACE [production-api-smoke]
-#   CHART [charts/production-api]
+#   CHART [charts/production-api]  the checkout's chart; its values-*.yaml are the overlays
+#   CHART_REF, CHART_VERSION  a released chart (oci://registry/charts/production-api) to install
+#   IMAGE_DIGEST              the release's image digest (sha256:...), with IMAGE_REPOSITORY
+#   PREVIOUS_CHART_VERSION, PREVIOUS_IMAGE_DIGEST  the release to install first and upgrade from
 #   IMAGE_REPOSITORY [production-api]  IMAGE_TAG [dev]  IMAGE_PULL_POLICY [IfNotPresent]
 #   PROM_OPERATOR_VERSION [v0.80.1]  GATEWAY_API_VERSION [v1.6.3]  (ci/versions.env)
 #   PROM_CRDS     Prometheus Operator CRDs: a local file or directory [the release's URL]
@@ -60,6 +67,11 @@ WAIT_SECONDS="${WAIT_SECONDS:-120}"
 LOAD_MAX_SECONDS="${LOAD_MAX_SECONDS:-300}"
 LOAD_INTERVAL="${LOAD_INTERVAL:-0.05}"
 KEEP="${KEEP:-0}"
+CHART_REF="${CHART_REF:-}"
+CHART_VERSION="${CHART_VERSION:-}"
+IMAGE_DIGEST="${IMAGE_DIGEST:-}"
+PREVIOUS_CHART_VERSION="${PREVIOUS_CHART_VERSION:-}"
+PREVIOUS_IMAGE_DIGEST="${PREVIOUS_IMAGE_DIGEST:-}"
 SMOKE_MONITORING="${SMOKE_MONITORING:-1}"
 MONITORING_NAMESPACE="${MONITORING_NAMESPACE:-monitoring}"
 MONITORING_RELEASE="${MONITORING_RELEASE:-kube-prometheus-stack}"
@@ -234,10 +246,29 @@ fi
 
 image_args=(
   --set "image.repository=$IMAGE_REPOSITORY"
-  --set "image.tag=$IMAGE_TAG"
   --set "image.pullPolicy=$IMAGE_PULL_POLICY"
   "${monitoring_args[@]}"
 )
+# The chart and image every upgrade installs: the checkout's chart and IMAGE_TAG, or the
+# released chart from CHART_REF pinned to IMAGE_DIGEST. The first install may be the previous
+# release instead (first_args).
+if [[ -n "$CHART_REF" ]]; then
+  [[ -n "$CHART_VERSION" && "$IMAGE_DIGEST" == sha256:* ]] ||
+    fail "CHART_REF needs CHART_VERSION and IMAGE_DIGEST"
+  chart_args=("$CHART_REF" --version "$CHART_VERSION" --set "image.digest=$IMAGE_DIGEST")
+  if [[ -n "$PREVIOUS_CHART_VERSION" ]]; then
+    [[ "$PREVIOUS_IMAGE_DIGEST" == sha256:* ]] || fail "PREVIOUS_CHART_VERSION needs PREVIOUS_IMAGE_DIGEST"
+    first_args=("$CHART_REF" --version "$PREVIOUS_CHART_VERSION" --set "image.digest=$PREVIOUS_IMAGE_DIGEST")
+    first_digest="$PREVIOUS_IMAGE_DIGEST"
+  else
+    first_args=("${chart_args[@]}")
+    first_digest="$IMAGE_DIGEST"
+  fi
+else
+  chart_args=("$CHART" --set "image.tag=$IMAGE_TAG")
+  first_args=("${chart_args[@]}")
+  first_digest=""
+fi
 
 # ---------------------------------------------------------------------------------------------
 step "server-side validation of every overlay"
@@ -269,6 +300,20 @@ for values in values-dev.yaml values-staging.yaml values-prod.yaml ci/all-on-val
   log "$values: accepted: $kinds"
 done
 
+# check_digest DIGEST: every pod of the release runs exactly the image DIGEST (its imageID,
+# which the kubelet reports from the runtime), when one is given; prints the chart version.
+check_digest() {
+  [[ -n "$1" ]] || return 0
+  local ids chart
+  ids="$(kc get pods -l "$APP_SELECTOR" --field-selector=status.phase=Running \
+    -o jsonpath='{range .items[*]}{.metadata.deletionTimestamp}{" "}{.status.containerStatuses[0].imageID}{"\n"}{end}' |
+    awk 'NF == 1 {print $1}' | sort -u)"
+  [[ "$ids" == *"@$1" && "$(grep -c . <<<"$ids")" == 1 ]] ||
+    fail "pods run image(s) $(paste -sd' ' - <<<"$ids"), want @$1"
+  chart="$(kc get "$deployment" -o jsonpath='{.metadata.labels.helm\.sh/chart}')"
+  log "$chart: every pod runs $ids"
+}
+
 # prom_check CHECK ARGS...: ci/prometheus_check.py against the Prometheus (monitoring only).
 prom_check() {
   [[ "$SMOKE_MONITORING" == 1 ]] || return 0
@@ -288,8 +333,8 @@ prom_targets() {
 }
 
 # ---------------------------------------------------------------------------------------------
-step "helm install (dev overlay)"
-hm upgrade --install "$RELEASE" "$CHART" \
+step "helm install (dev overlay)${PREVIOUS_CHART_VERSION:+, release $PREVIOUS_CHART_VERSION}"
+hm upgrade --install "$RELEASE" "${first_args[@]}" \
   --values "$CHART/values-dev.yaml" "${image_args[@]}" \
   --wait --timeout "$HELM_TIMEOUT"
 
@@ -300,6 +345,7 @@ service_port="$(kc get "$service" -o jsonpath='{.spec.ports[?(@.name=="http")].p
 # The Prometheus Operator's job label: the Service name.
 job="${service#service/}"
 kc rollout status "$deployment" --timeout "$ROLLOUT_TIMEOUT"
+check_digest "$first_digest"
 prom_targets
 
 step "helm test"
@@ -347,6 +393,7 @@ PF_PID=""
 # appears or after LOAD_MAX_SECONDS, and prints one summary line.
 service_url="http://${service#service/}:$service_port/items/1"
 image_ref="$IMAGE_REPOSITORY:$IMAGE_TAG"
+[[ -n "$IMAGE_DIGEST" ]] && image_ref="$IMAGE_REPOSITORY@$IMAGE_DIGEST"
 
 # start_client NAME: starts the client pod NAME and waits until it has sent a request.
 start_client() {
@@ -450,20 +497,21 @@ app_env() {
 # ---------------------------------------------------------------------------------------------
 step "helm upgrade to staging, then prod, under load"
 start_client rollout-client
-hm upgrade "$RELEASE" "$CHART" \
+hm upgrade "$RELEASE" "${chart_args[@]}" \
   --values "$CHART/values-staging.yaml" "${image_args[@]}" \
   --wait --timeout "$HELM_TIMEOUT"
 [[ "$(app_env)" == staging ]] || fail "after the upgrade APP_ENV is '$(app_env)', want staging"
 until_true "$WAIT_SECONDS" "the staging rollout to settle" settled
+check_digest "$IMAGE_DIGEST"
 prom_targets
-hm upgrade "$RELEASE" "$CHART" \
+hm upgrade "$RELEASE" "${chart_args[@]}" \
   --values "$CHART/values-prod.yaml" "${image_args[@]}" \
   --wait --timeout "$HELM_TIMEOUT"
 [[ "$(app_env)" == production ]] || fail "after the upgrade APP_ENV is '$(app_env)', want production"
 kc rollout status "$deployment" --timeout "$ROLLOUT_TIMEOUT"
 until_true "$WAIT_SECONDS" "the old pods to finish terminating" settled
 sleep 3
-stop_client rollout-client "during the upgrades dev -> staging -> prod"
+stop_client rollout-client "during the upgrades dev -> staging -> prod${PREVIOUS_CHART_VERSION:+ (release $PREVIOUS_CHART_VERSION -> $CHART_VERSION)}"
 prom_targets
 
 if [[ "$SMOKE_MONITORING" == 1 ]]; then
@@ -560,7 +608,7 @@ spec:
     - {name: http, port: 8080, targetPort: http}
 EOF
 dep_pod
-hm upgrade "$RELEASE" "$CHART" --reuse-values \
+hm upgrade "$RELEASE" "${chart_args[@]}" --reuse-values \
   --set "config.readiness.dependencies[0]=http://$DEP:8080/health" \
   --set probes.readiness.periodSeconds=1 --set probes.readiness.failureThreshold=1 \
   --wait --timeout "$HELM_TIMEOUT"

@@ -38,6 +38,9 @@ SERVICE_CIDR=10.96.0.0/16
 API_SERVICE_IP=10.96.0.1
 CLUSTER_DOMAIN=cluster.local
 NODE_NAME="$CLUSTER_NAME-node"
+# The cluster's OCI registry (crane registry serve, plain HTTP, blobs under the state
+# directory): charts and images are pushed here and the node pulls from it.
+CLUSTER_REGISTRY="$NODE_IP:5000"
 
 # Global (not per network namespace) sysctls the kubelet sets at start-up; down.sh restores
 # them from $CLUSTER_STATE/host-sysctls.

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # `make cluster-smoke`: the smoke test (ci/smoke.sh, the same script kind users run) on the
 # project's own single-node cluster: ci/cluster/up.sh, build the image with podman on the
-# local base image (as `LOCAL_BASE=1 make image` does), load it into the node, run
-# ci/smoke.sh inside the cluster's network namespace with the pinned CRDs from the tool cache,
-# then ci/cluster/down.sh (also on failure or Ctrl-C).
+# local base image (as `LOCAL_BASE=1 make image` does), publish it and the chart, and the
+# previous release's, to the cluster's OCI registry (ci/cluster/release.sh), build and load
+# the monitoring images, run ci/smoke.sh inside the cluster's network namespace (installing
+# the released charts from oci://, images pinned by digest and pulled by the node, CRDs from
+# the tool cache), then ci/cluster/down.sh (also on failure or Ctrl-C).
 #
 # Environment:
 #   KEEP_CLUSTER=1  leave the cluster and the release running and print KUBECONFIG=... and
@@ -41,11 +43,14 @@ trap 'exit 130' INT TERM
 
 "$REPO_ROOT/ci/cluster/up.sh" >/dev/null
 
-# Podman names an image built as name:tag localhost/name:tag, and so does the node.
 IMAGE="$IMAGE" CONTAINER_ENGINE=podman "$REPO_ROOT/ci/build-image.sh"
-repository="${IMAGE%:*}"
-[[ "$repository" == */* ]] || repository="localhost/$repository"
-"$REPO_ROOT/ci/cluster/load-image.sh" "$repository:${IMAGE##*:}"
+# The releases, as users get them: charts and images from the registry, by digest. The
+# node pulls them (nothing of the release path is imported by tarball).
+mapfile -t release_env < <(IMAGE="$IMAGE" "$REPO_ROOT/ci/cluster/release.sh")
+((${#release_env[@]} == 7)) || cluster_die "ci/cluster/release.sh published nothing"
+for assignment in "${release_env[@]}"; do
+  export "${assignment?}"
+done
 
 # The monitoring stack's images (operator, config reloader, Debian's Prometheus).
 if [[ "${SMOKE_MONITORING:-1}" == 1 ]]; then
@@ -58,6 +63,6 @@ fi
 
 cluster_log "ci/smoke.sh"
 KEEP="$KEEP_CLUSTER" KUBECONFIG="$CLUSTER_KUBECONFIG" PATH="$CLUSTER_BIN:$PATH" \
-  IMAGE_REPOSITORY="$repository" IMAGE_TAG="${IMAGE##*:}" IMAGE_PULL_POLICY=Never \
+  IMAGE_PULL_POLICY=IfNotPresent \
   PROM_CRDS="$prom_crds" GATEWAY_CRDS="$gateway_crds" \
   in_netns "$REPO_ROOT/ci/smoke.sh"

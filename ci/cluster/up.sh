@@ -14,6 +14,9 @@
 # teardown) is cleared first, by down.sh. Each component gets a bounded wait; one that does
 # not come up stops the script with its name and the tail of its log, and down.sh runs.
 #
+# An OCI registry runs beside it at $CLUSTER_REGISTRY (crane registry serve; blobs on disk under
+# $CLUSTER_STATE/registry), and the node's containerd pulls from it over plain HTTP.
+#
 # Environment: CLUSTER_NAME, CLUSTER_STATE (ci/cluster/lib.sh); UP_TIMEOUT [60] seconds per
 # component.
 set -euo pipefail
@@ -33,6 +36,7 @@ PAUSE_IMAGE="localhost/production-api-pause:$KUBERNETES_VERSION"
 for bin in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl coredns pause; do
   [[ -x "$CLUSTER_BIN/$bin" ]] || cluster_die "$CLUSTER_BIN/$bin missing: run ci/install-tools.sh"
 done
+[[ -x "$TOOLS_BIN/crane" ]] || cluster_die "$TOOLS_BIN/crane missing: run ci/install-tools.sh"
 for tool in containerd ctr runc etcd ip nsenter setsid iptables conntrack openssl curl findmnt; do
   command -v "$tool" >/dev/null || cluster_die "$tool not found: run ci/install-tools.sh"
 done
@@ -57,7 +61,7 @@ trap 'exit 130' INT TERM
 
 "$REPO_ROOT/ci/cluster/down.sh" --quiet
 rm -rf "$S"
-mkdir -p "$S"/{pids,logs,pki,etcd,containerd,cni/net.d,cni/ipam,kubelet,pod-logs,config}
+mkdir -p "$S"/{pids,logs,pki,etcd,containerd,cni/net.d,cni/ipam,kubelet,pod-logs,config,registry}
 chmod 0700 "$S"
 
 for key in "${KUBELET_HOST_SYSCTLS[@]}"; do
@@ -289,6 +293,16 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     bin_dir = "/usr/lib/cni"
     conf_dir = "$S/cni/net.d"
     max_conf_num = 1
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "$S/containerd/certs.d"
+EOF
+# The cluster's own registry speaks plain HTTP.
+mkdir -p "$S/containerd/certs.d/$CLUSTER_REGISTRY"
+cat >"$S/containerd/certs.d/$CLUSTER_REGISTRY/hosts.toml" <<EOF
+server = "http://$CLUSTER_REGISTRY"
+
+[host."http://$CLUSTER_REGISTRY"]
+  capabilities = ["pull", "resolve"]
 EOF
 start containerd containerd --config "$S/config/containerd.toml"
 wait_for containerd "API" ctr_ version
@@ -306,6 +320,10 @@ if [[ ! -s "$pause_tar" ]]; then
   rm -rf "$ctx"
 fi
 ctr_ images import "$pause_tar" >/dev/null
+
+cluster_log "registry $CLUSTER_REGISTRY"
+start registry "$TOOLS_BIN/crane" registry serve --address "$CLUSTER_REGISTRY" --disk "$S/registry"
+wait_for registry "/v2/" in_netns curl -fsS "http://$CLUSTER_REGISTRY/v2/"
 
 # ---------------------------------------------------------------------------------------------
 # 6. The kubelet, in a cgroup root of its own (removed by down.sh).
@@ -399,4 +417,5 @@ wait_for kube-controller-manager "default ServiceAccount" kc get serviceaccount 
 wait_for kube-controller-manager "kube-root-ca.crt" kc get configmap kube-root-ca.crt -n default
 
 cluster_log "ready in ${SECONDS}s"
-printf 'KUBECONFIG=%s\nCLUSTER_NETNS=%s\n' "$CLUSTER_KUBECONFIG" "$CLUSTER_NETNS"
+printf 'KUBECONFIG=%s\nCLUSTER_NETNS=%s\nCLUSTER_REGISTRY=%s\n' \
+  "$CLUSTER_KUBECONFIG" "$CLUSTER_NETNS" "$CLUSTER_REGISTRY"

@@ -20,7 +20,7 @@ def test_chart_yaml_metadata() -> None:
     assert isinstance(CHART["appVersion"], str)
     assert CHART["kubeVersion"] == ">=1.25.0-0"
     assert CHART["maintainers"]
-    assert CHART["sources"]
+    assert CHART["annotations"]["artifacthub.io/license"]
     assert CHART["keywords"]
 
 

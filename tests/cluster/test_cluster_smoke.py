@@ -42,6 +42,7 @@ CLUSTER_BIN = CACHE / "cluster" / "bin"
 IMAGE = "production-api:dev"
 DAEMONS = (
     "etcd",
+    "registry",
     "kube-apiserver",
     "kube-controller-manager",
     "kube-scheduler",
@@ -225,6 +226,36 @@ def test_smoke_proved_each_step(smoke: SmokeRun) -> None:
     assert "helm uninstall leaves nothing behind" in out
 
 
+def test_smoke_installed_released_charts_by_digest(smoke: SmokeRun) -> None:
+    """The previous release, then the new one, from the cluster's OCI registry: the pods ran
+    exactly the pushed digests, and the upgrade between them under load failed nothing."""
+    out = smoke.output
+    previous, _ = run([str(REPO_ROOT / "ci" / "version.sh"), "previous"], 30).stdout.split()
+    current = run([str(REPO_ROOT / "ci" / "version.sh"), "current"], 30).stdout.strip()
+    assert previous != current
+    published = dict(
+        re.findall(
+            r"published production-api (\S+): oci://10\.88\.0\.1:5000/charts/production-api:\S+, "
+            r"10\.88\.0\.1:5000/production-api@(sha256:[0-9a-f]{64})",
+            out,
+        )
+    )
+    assert set(published) == {previous, current}, published
+    assert published[previous] != published[current]
+    for version, digest in published.items():
+        assert (
+            f"production-api-{version}: every pod runs 10.88.0.1:5000/production-api@{digest}"
+            in out
+        )
+    assert f"helm install (dev overlay), release {previous}" in out
+    assert re.search(
+        rf"^load during the upgrades .*\(release {re.escape(previous)} -> {re.escape(current)}\): "
+        r"requests=\d+ failed=0$",
+        smoke.proc.stdout,
+        re.M,
+    )
+
+
 def test_smoke_proved_scraping_through_the_real_operator(smoke: SmokeRun) -> None:
     """The Prometheus Operator's own Prometheus scraped the release: targets after every
     install and upgrade, the series, every dashboard/rule query, and a real alert."""
@@ -285,6 +316,7 @@ def test_smoke_fails_fast_with_diagnostics_on_a_missing_image(smoke: SmokeRun) -
             IMAGE_TAG="does-not-exist",
             IMAGE_PULL_POLICY="Never",
             HELM_TIMEOUT="40s",
+            SMOKE_MONITORING="0",
             PROM_CRDS=str(next((CACHE / "schemas").glob("prometheus-operator-*"))),
             GATEWAY_CRDS=str(next((CACHE / "schemas").glob("gateway-api-*"))),
         ),
