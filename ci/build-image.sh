@@ -95,13 +95,15 @@ start=$SECONDS
 if ((${#build_volumes[@]})); then
   # The volumes are needed by the builder stage only; mounting them into the runtime stage's
   # RUN would leave empty mount-point files in the image. So build the builder stage with
-  # them first, then the image without them, reusing the cached builder layers.
+  # them first, then the image without them, reusing the cached builder layers. The helper
+  # tag is unique per build, so concurrent builds of one image do not remove each other's.
+  builder_tag="$IMAGE-builder-$$"
   timeout "$BUILD_TIMEOUT" "${engine_cmd[@]}" build "${args[@]}" "${build_volumes[@]}" \
-    --target builder --tag "$IMAGE-builder" "$@" .
+    --target builder --tag "$builder_tag" "$@" .
 fi
 timeout "$BUILD_TIMEOUT" "${engine_cmd[@]}" build "${args[@]}" "$@" .
 if ((${#build_volumes[@]})); then
   # The layers stay in the build cache; only the helper tag goes.
-  "${engine_cmd[@]}" untag "$IMAGE-builder" >/dev/null
+  "${engine_cmd[@]}" untag "$builder_tag" >/dev/null
 fi
 log "built $IMAGE in $((SECONDS - start))s"
