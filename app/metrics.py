@@ -211,13 +211,15 @@ def _recording_span(scope: Scope) -> tuple[Span, tuple[str, str]] | None:
     if not span.is_recording():
         return None
     context = span.get_span_context()
+    attributes: dict[str, str] = {}
     client = scope.get("client")
     if client:
-        span.set_attribute("client.address", client[0])
+        attributes["client.address"] = client[0]
     for name, value in scope["headers"]:
         if name == b"user-agent":
-            span.set_attribute("user_agent.original", value.decode("latin-1"))
+            attributes["user_agent.original"] = value.decode("latin-1")
             break
+    span.set_attributes(attributes)
     return span, (format(context.trace_id, "032x"), format(context.span_id, "016x"))
 
 
