@@ -280,13 +280,15 @@ def start_app() -> Iterator[Callable[..., AppProcess]]:
 
 
 class Collector:
-    """A running `otelcol-test`: the OTLP receiver (HTTP) on 127.0.0.1:`port`, every trace it
-    receives written by the file exporter to `spans_file` (OTLP JSON, one request per line)."""
+    """A running `otelcol-test`: the OTLP receiver (HTTP) on `host`:`port` (127.0.0.1 and a
+    free port unless given), every trace it receives written by the file exporter to
+    `spans_file` (OTLP JSON, one request per line)."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, host: str = "127.0.0.1") -> None:
         binary = shutil.which("otelcol-test")
         if binary is None:
             pytest.fail("otelcol-test is not on PATH: run ci/install-tools.sh and source ci/lib.sh")
+        self.host = host
         self.port = find_free_port() if port is None else port
         self.spans_file = workdir / f"spans-{self.port}.jsonl"
         self.log_file = workdir / f"otelcol-{self.port}.log"
@@ -295,7 +297,7 @@ class Collector:
             json.dumps(
                 {
                     "receivers": {
-                        "otlp": {"protocols": {"http": {"endpoint": f"127.0.0.1:{self.port}"}}}
+                        "otlp": {"protocols": {"http": {"endpoint": f"{host}:{self.port}"}}}
                     },
                     "exporters": {
                         "file": {"path": str(self.spans_file), "flush_interval": "100ms"}
@@ -320,7 +322,7 @@ class Collector:
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def _wait_listening(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -328,7 +330,7 @@ class Collector:
             if self.popen.poll() is not None:
                 raise RuntimeError(f"otelcol-test exited: {self.log_file.read_text()}")
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                socket.create_connection((self.host, self.port), timeout=1).close()
                 return
             except OSError:
                 time.sleep(0.05)
