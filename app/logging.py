@@ -2,7 +2,8 @@
 
 Every record becomes a single line: orjson escapes newlines and control characters inside
 values, so a hostile path or header can never forge a second log entry. The request id of
-the request being served (see `REQUEST_ID`) is attached to every record logged inside it.
+the request being served (see `REQUEST_ID`) is attached to every record logged inside it,
+and so are its `trace_id` and `span_id` while its span is recording (see `TRACE_IDS`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ import orjson
 
 # Set by the HTTP middleware for the duration of a request; read by the formatters.
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+# Set by the HTTP middleware while the request's span is recording: (trace_id, span_id) in
+# the W3C hex form, as the trace collector and the exemplars show them.
+TRACE_IDS: ContextVar[tuple[str, str] | None] = ContextVar("trace_ids", default=None)
 
 ACCESS_LOGGER = "app.access"
 
@@ -70,6 +74,10 @@ class JsonFormatter(logging.Formatter):
             request_id = REQUEST_ID.get()
             if request_id is not None:
                 payload["request_id"] = request_id
+        if "trace_id" not in payload:
+            trace_ids = TRACE_IDS.get()
+            if trace_ids is not None:
+                payload["trace_id"], payload["span_id"] = trace_ids
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:
@@ -95,6 +103,10 @@ class TextFormatter(logging.Formatter):
         request_id = REQUEST_ID.get()
         if request_id is not None:
             fields.setdefault("request_id", request_id)
+        trace_ids = TRACE_IDS.get()
+        if trace_ids is not None:
+            fields.setdefault("trace_id", trace_ids[0])
+            fields.setdefault("span_id", trace_ids[1])
         extras = "".join(f" {key}={_escape(str(value))}" for key, value in fields.items())
         line = (
             f"{self._clock.format(record.created)} {record.levelname:<8} {record.name}: "

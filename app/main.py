@@ -1,4 +1,5 @@
-"""The application factory: `create_app(settings)` wires routes, metrics, probes and CORS.
+"""The application factory: `create_app(settings)` wires routes, metrics, probes, CORS and,
+when the OTEL_* variables ask for it, tracing.
 
 Nothing happens at import time; every app instance gets its own metrics registry and probe
 state, so tests can build as many as they like.
@@ -34,11 +35,22 @@ def create_app(settings: Settings) -> FastAPI:
         user_agent=f"{settings.app_name}/{__version__} readiness",
     )
 
+    tracing = None
+    if settings.tracing_enabled:
+        # Imported here: without tracing the OpenTelemetry SDK is never loaded.
+        from app.tracing import Tracing
+
+        tracing = Tracing(settings, metrics.registry)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if tracing is not None:
+            tracing.start()
         state.started = True
         yield
         state.started = False
+        if tracing is not None:
+            await tracing.shutdown()
 
     # First entry is outermost: the request middleware sees every response, CORS preflights
     # included, and nothing (not even a 500) escapes its metrics and access log.
@@ -48,6 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
             metrics=metrics,
             state=state,
             access_log_probes=settings.access_log_probes,
+            tracing=tracing is not None,
         )
     ]
     if settings.cors_origins:
@@ -62,13 +75,17 @@ def create_app(settings: Settings) -> FastAPI:
         )
 
     docs = settings.docs_enabled
-    # FastAPI asks on every request whether its OpenTelemetry hooks are active (provider
-    # look-ups, ~5 us). The image ships opentelemetry-api without an SDK, so they could never
-    # emit anything; with all three signals off that check ends at the config flags.
-    # FASTAPI_TELEMETRY=true keeps FastAPI's defaults (the global providers).
-    telemetry: TelemetryConfig | None = (
-        None if settings.fastapi_telemetry else {"tracing": False, "metrics": False, "logs": False}
-    )
+    # FastAPI's OpenTelemetry hooks make the request spans when tracing is on. Otherwise they
+    # stay off: FastAPI asks on every request whether they are active (provider look-ups,
+    # ~5 us), and with all three signals off that check ends at the config flags.
+    # FASTAPI_TELEMETRY=true keeps FastAPI's defaults (the global providers) instead.
+    telemetry: TelemetryConfig | None
+    if tracing is not None:
+        telemetry = tracing.telemetry_config()
+    elif settings.fastapi_telemetry:
+        telemetry = None
+    else:
+        telemetry = {"tracing": False, "metrics": False, "logs": False}
     app = FastAPI(
         telemetry=telemetry,
         title=settings.app_name,
@@ -84,6 +101,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.health = state
     app.state.metrics = metrics
     app.state.readiness = checker
+    app.state.tracing = tracing
 
     # Routes are declared on the app itself, not via include_router: see app/routes/__init__.py.
     add_health_routes(app, state, checker)

@@ -3,8 +3,10 @@
 `RequestMiddleware` is the single per-request layer of the service. In one pass it records
 the HTTP metrics, writes the JSON access line, assigns and echoes `X-Request-ID`, turns an
 unhandled exception into a logged and counted 500, and adds `Connection: close` while the
-server drains. It is plain ASGI, not `BaseHTTPMiddleware`, whose task-per-request machinery
-alone costs more than half the throughput of a small FastAPI app.
+server drains. With tracing on it also ties the request's span to its logs (trace and span
+ids) and to its latency observation (an exemplar, in the OpenMetrics exposition). It is
+plain ASGI, not `BaseHTTPMiddleware`, whose task-per-request machinery alone costs more
+than half the throughput of a small FastAPI app.
 
 Label values come from bounded sets only: `endpoint` is the matched route template (or
 "unmatched"), `method` is a standard method (or "OTHER"), `status` is what the app sent.
@@ -20,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
+from opentelemetry.trace import Span, get_current_span
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -33,7 +36,7 @@ from prometheus_client.exposition import choose_encoder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.health import HealthState
-from app.logging import ACCESS_LOGGER, REQUEST_ID, log_access
+from app.logging import ACCESS_LOGGER, REQUEST_ID, TRACE_IDS, log_access
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 STANDARD_METHODS = frozenset(
@@ -116,7 +119,14 @@ class HttpMetrics:
         self._counters: dict[tuple[str, str, int], Any] = {}
         self._histograms: dict[tuple[str, str], Any] = {}
 
-    def observe(self, method: str, endpoint: str, status: int, seconds: float) -> None:
+    def observe(
+        self,
+        method: str,
+        endpoint: str,
+        status: int,
+        seconds: float,
+        exemplar: dict[str, str] | None = None,
+    ) -> None:
         counter = self._counters.get((method, endpoint, status))
         if counter is None:
             counter = self.requests.labels(method, endpoint, str(status))
@@ -126,7 +136,8 @@ class HttpMetrics:
         if histogram is None:
             histogram = self.duration.labels(method, endpoint)
             self._histograms[(method, endpoint)] = histogram
-        histogram.observe(seconds)
+        # The exemplar (the trace of a sampled request) shows only in the OpenMetrics format.
+        histogram.observe(seconds, exemplar)
 
     def exposition(self, accept: str) -> tuple[bytes, str]:
         """Render the registry as Prometheus text, or OpenMetrics when `accept` asks for it."""
@@ -193,6 +204,25 @@ def _client(scope: Scope) -> str | None:
     return f"{client[0]}:{client[1]}" if client else None
 
 
+def _recording_span(scope: Scope) -> tuple[Span, tuple[str, str]] | None:
+    """The request's span (started by FastAPI's telemetry, around this middleware) and its
+    ids in hex, when it is recording; the client attributes FastAPI leaves out are added."""
+    span = get_current_span()
+    if not span.is_recording():
+        return None
+    context = span.get_span_context()
+    attributes: dict[str, str] = {}
+    client = scope.get("client")
+    if client:
+        attributes["client.address"] = client[0]
+    for name, value in scope["headers"]:
+        if name == b"user-agent":
+            attributes["user_agent.original"] = value.decode("latin-1")
+            break
+    span.set_attributes(attributes)
+    return span, (format(context.trace_id, "032x"), format(context.span_id, "016x"))
+
+
 class RequestMiddleware:
     """Metrics, access log, request id, 500 handling and drain headers for every HTTP request."""
 
@@ -203,10 +233,12 @@ class RequestMiddleware:
         metrics: HttpMetrics,
         state: HealthState,
         access_log_probes: bool,
+        tracing: bool = False,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.state = state
+        self.tracing = tracing
         self.probe_level = logging.INFO if access_log_probes else logging.DEBUG
         self.access = logging.getLogger(ACCESS_LOGGER)
         # Route objects that do not expose a template in the scope (Starlette routes such as
@@ -242,6 +274,8 @@ class RequestMiddleware:
         request_id = _request_id(scope)
         request_id_header = (b"x-request-id", request_id.encode("ascii"))
         token = REQUEST_ID.set(request_id)
+        traced = _recording_span(scope) if self.tracing else None
+        trace_token = TRACE_IDS.set(traced[1]) if traced is not None else None
         state = self.state
         status = 500
         response_started = False
@@ -266,8 +300,10 @@ class RequestMiddleware:
                 await self.app(scope, receive, send_wrapper)
             else:
                 await _send_json(send_wrapper, *refusal)
-        except Exception:
+        except Exception as exc:
             status = 500
+            if traced is not None:
+                traced[0].record_exception(exc)
             error_logger.exception(
                 "unhandled exception",
                 extra={"method": scope["method"], "path": scope["path"]},
@@ -285,33 +321,32 @@ class RequestMiddleware:
             if method not in STANDARD_METHODS:
                 method = "OTHER"
             endpoint = self._endpoint(scope)
-            self.metrics.observe(method, endpoint, status, duration)
+            if traced is None:
+                self.metrics.observe(method, endpoint, status, duration)
+            else:
+                exemplar = {"trace_id": traced[1][0]}
+                self.metrics.observe(method, endpoint, status, duration, exemplar)
             level = self.probe_level if endpoint in PROBE_ENDPOINTS else logging.INFO
             if self.access.isEnabledFor(level):
-                self._log_access(level, scope, method, status, duration, request_id)
+                fields = _access_fields(scope, status, duration, request_id)
+                if traced is not None:
+                    fields["trace_id"], fields["span_id"] = traced[1]
+                log_access(self.access, level, fields)
+            if trace_token is not None:
+                TRACE_IDS.reset(trace_token)
             REQUEST_ID.reset(token)
 
-    def _log_access(
-        self,
-        level: int,
-        scope: Scope,
-        method: str,
-        status: int,
-        duration: float,
-        request_id: str,
-    ) -> None:
-        path = scope["path"]
-        if len(path) > MAX_LOGGED_PATH:
-            path = f"{path[:MAX_LOGGED_PATH]}...({len(path)} chars)"
-        log_access(
-            self.access,
-            level,
-            {
-                "method": scope["method"],
-                "path": path,
-                "status": status,
-                "duration_ms": round(duration * 1000, 3),
-                "request_id": request_id,
-                "client": _client(scope),
-            },
-        )
+
+def _access_fields(scope: Scope, status: int, duration: float, request_id: str) -> dict[str, Any]:
+    """The fields of an access line (see `log_access`)."""
+    path = scope["path"]
+    if len(path) > MAX_LOGGED_PATH:
+        path = f"{path[:MAX_LOGGED_PATH]}...({len(path)} chars)"
+    return {
+        "method": scope["method"],
+        "path": path,
+        "status": status,
+        "duration_ms": round(duration * 1000, 3),
+        "request_id": request_id,
+        "client": _client(scope),
+    }

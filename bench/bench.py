@@ -1,5 +1,6 @@
 """Side-by-side benchmark of production-api against a raw ASGI ceiling, a bare FastAPI
-baseline and the tutorial-style metrics middleware.
+baseline and the tutorial-style metrics middleware, and of production-api with tracing on
+(ratio samplers 1.0 and 0.1, exporting to a real OpenTelemetry Collector) against its default.
 
 Every server is ONE uvicorn worker pinned to one core; wrk is pinned to the other core. All
 traffic goes to 127.0.0.1 on ports the OS hands out. Rounds are interleaved across servers
@@ -65,7 +66,43 @@ SERVER_SPECS: dict[str, tuple[str, list[str], bool]] = {
         ["-m", "uvicorn", "--app-dir", SERVERS_DIR, "--no-access-log", "tutorial:app"],
         True,
     ),
+    "traced-1.0": (
+        "`python -m app`, tracing on: ratio sampler 1.0 (every request a span), OTLP/HTTP to "
+        "the collector",
+        ["-m", "app"],
+        False,
+    ),
+    "traced-0.1": (
+        "`python -m app`, tracing on: ratio sampler 0.1, OTLP/HTTP to the collector",
+        ["-m", "app"],
+        False,
+    ),
 }
+# The tracing variants: production-api with these variables, plus the collector's endpoint.
+TRACED = {
+    "traced-1.0": {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1.0"},
+    "traced-0.1": {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
+}
+# The collector the tracing variants export to: the tests' own (ci/otelcol), counting what it
+# receives with the debug exporter (one line per batch) instead of storing it.
+COLLECTOR_CONFIG = """\
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:{port}
+exporters:
+  debug:
+    verbosity: basic
+service:
+  telemetry:
+    metrics:
+      level: none
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [debug]
+"""
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -176,6 +213,59 @@ class Server:
         self._files = []
 
 
+@dataclass
+class Collector:
+    """`otelcol-test` (built by ci/install-tools.sh) on a free port, pinned with wrk."""
+
+    port: int
+    log_path: Path
+    proc: subprocess.Popen
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def spans_received(self) -> int:
+        text = self.log_path.read_text(errors="replace")
+        return sum(int(n) for n in re.findall(r'"spans": (\d+)', text))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def start_collector(args: argparse.Namespace, out_dir: Path) -> Collector:
+    binary = shutil.which("otelcol-test")
+    if binary is None:
+        raise RuntimeError("otelcol-test is not on PATH; ci/install-tools.sh builds it")
+    port = free_port()
+    config = out_dir / "otelcol.yaml"
+    config.write_text(COLLECTOR_CONFIG.format(port=port))
+    log_path = out_dir / "otelcol.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [*cpu_prefix(args.load_cpu), binary, f"--config={config}"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"otelcol-test exited; see {log_path}")
+        with contextlib.suppress(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return Collector(port, log_path, proc)
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"otelcol-test did not listen on {port}; see {log_path}")
+
+
 def make_server(name: str, args: argparse.Namespace, out_dir: Path, tag: str = "") -> Server:
     _, tail, _ = SERVER_SPECS[name]
     port = free_port()
@@ -190,8 +280,10 @@ def make_server(name: str, args: argparse.Namespace, out_dir: Path, tag: str = "
     # production-api really runs with its defaults.
     for var in APP_SETTINGS:
         env.pop(var, None)
-    if name == "production-api":
+    if name == "production-api" or name in TRACED:
         env.update({"HOST": "127.0.0.1", "PORT": str(port)})
+        if name in TRACED:
+            env.update(TRACED[name], OTEL_EXPORTER_OTLP_ENDPOINT=args.collector.endpoint)
     else:
         argv += ["--host", "127.0.0.1", "--port", str(port)]
     suffix = f".{tag}" if tag else ""
@@ -394,11 +486,7 @@ def phase_rounds(args, out_dir: Path, ctx: dict, log) -> dict[str, Server]:
                 + ", ".join(f"{n} in {startup[n][-1] * 1000:.0f} ms" for n in order)
             )
             if rnd == 1:
-                ctx["commands"] = {
-                    n: (["HOST=127.0.0.1", "PORT=$PORT"] if n == "production-api" else [])
-                    + display_argv(s.argv, s.port)
-                    for n, s in servers.items()
-                }
+                ctx["commands"] = {n: command_line(n, s) for n, s in servers.items()}
                 ctx["bodies"] = check_responses(servers)
             for srv in servers.values():
                 warm_up(srv, args.endpoints.values(), args.warmup)
@@ -419,6 +507,43 @@ def phase_rounds(args, out_dir: Path, ctx: dict, log) -> dict[str, Server]:
                 for srv in servers.values():
                     srv.kill()
     return servers
+
+
+def command_line(name: str, server: Server) -> list[str]:
+    """A server's command as the report shows it, its app variables in front."""
+    if name in TRACED:
+        env = [f"{k}={v}" for k, v in TRACED[name].items()]
+        env.append("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$COLLECTOR_PORT")
+        return ["HOST=127.0.0.1", "PORT=$PORT", *env, *display_argv(server.argv, server.port)]
+    prefix = ["HOST=127.0.0.1", "PORT=$PORT"] if name == "production-api" else []
+    return prefix + display_argv(server.argv, server.port)
+
+
+def phase_tracing(servers: dict[str, Server], collector: Collector | None, log) -> dict:
+    """What the last round's traced servers report about their spans, and what the collector
+    received over the whole run."""
+    out: dict = {}
+    for name, srv in servers.items():
+        if name not in TRACED:
+            continue
+        body = http_get(srv.port, "/metrics", timeout=60)[1].decode()
+        series = {
+            "exported": "tracing_spans_exported_total",
+            "queue_full": 'tracing_spans_dropped_total{reason="queue_full"}',
+            "export_failed": 'tracing_spans_dropped_total{reason="export_failed"}',
+            "queued": "tracing_spans_queued",
+        }
+        counts = {}
+        for key, sample in series.items():
+            found = re.search(rf"^{re.escape(sample)} (\S+)$", body, re.MULTILINE)
+            counts[key] = float(found.group(1)) if found else float("nan")
+        out[name] = counts
+        log(f"{name}: " + ", ".join(f"{k} {v:.0f}" for k, v in counts.items()))
+    if collector is not None:
+        time.sleep(1)  # the last batches of the last round
+        out["collector_spans"] = collector.spans_received()
+        log(f"collector received {out['collector_spans']} spans in all")
+    return out
 
 
 def parse_metrics(text: str) -> dict:
@@ -752,6 +877,57 @@ def evaluate(summary, startup, card, image, rss_load) -> list[tuple[str, str, st
     return rows
 
 
+def render_tracing(ctx: dict, traced: list[str], w) -> None:
+    a, summary = ctx["args"], ctx["summary"]
+    default = summary["production-api"]
+    w("## Tracing")
+    w("")
+    w(
+        "production-api with tracing on against its default (tracing off), from the same "
+        "rounds: each traced server exports its spans over OTLP/HTTP, in batches from its "
+        "export thread (which shares the server's core), to a real OpenTelemetry Collector "
+        f"(`otelcol-test` from ci/otelcol, debug exporter) pinned to CPU {a.load_cpu} with "
+        "wrk. wrk sends no `traceparent`, so the ratio sampler decides alone. `/health` is a "
+        "probe, not traced by default: its rows are what tracing costs a request without a "
+        "span."
+    )
+    w("")
+    w(
+        "| endpoint | server | req/s (median) | p99 ms | req/s vs default | p99 vs default | "
+        "req per CPU-s vs default |"
+    )
+    w("|---|---|---:|---:|---:|---:|---:|")
+    for label in ENDPOINTS:
+        if label not in default:
+            continue
+        for name in ["production-api", *traced]:
+            s = summary[name].get(label)
+            if not s:
+                continue
+            base = default[label]
+            w(
+                f"| `{label}` | {name} | {s['rps']:.0f} | {s['p99_ms']:.2f} | "
+                f"{fmt_ratio(s['rps'] / base['rps'])} | "
+                f"{fmt_ratio(s['p99_ms'] / base['p99_ms'])} | "
+                f"{fmt_ratio(s['rps_cpu'] / base['rps_cpu'] if base['rps_cpu'] else None)} |"
+            )
+    w("")
+    spans = ctx.get("tracing", {})
+    for name in traced:
+        counts = spans.get(name)
+        if not counts:
+            continue
+        w(
+            f"{name}, last round's process: {counts['exported']:,.0f} spans exported, "
+            f"{counts['queue_full']:,.0f} dropped for a full queue, "
+            f"{counts['export_failed']:,.0f} in failed exports, "
+            f"{counts['queued']:,.0f} queued.  "
+        )
+    if "collector_spans" in spans:
+        w(f"The collector received {spans['collector_spans']:,} spans over the whole run.")
+    w("")
+
+
 def render(ctx: dict) -> str:
     a = ctx["args"]
     summary = ctx["summary"]
@@ -841,6 +1017,9 @@ def render(ctx: dict) -> str:
             "quiet machine for the verdict."
         )
         w("")
+    traced = [n for n in names if n in TRACED]
+    if traced and "production-api" in summary:
+        render_tracing(ctx, traced, w)
     w("## Start-up, memory, /metrics")
     w("")
     w(
@@ -1107,6 +1286,10 @@ def main(argv: list[str] | None = None) -> int:
         stdout=subprocess.DEVNULL,
     )
     servers: dict[str, Server] = {}
+    args.collector = None
+    if any(name in TRACED for name in args.server_names):
+        args.collector = start_collector(args, out_dir)
+        log(f"collector (otelcol-test) on {args.collector.endpoint}")
     try:
         servers = phase_rounds(args, out_dir, ctx, log)
         ctx["summary"] = summarise(ctx["raw_throughput"])
@@ -1116,9 +1299,12 @@ def main(argv: list[str] | None = None) -> int:
             + ", ".join(f"{n} {v / 1024:.1f} MiB" for n, v in ctx["rss_after_load"].items())
         )
         ctx["cardinality"] = phase_cardinality(args, servers, log)
+        ctx["tracing"] = phase_tracing(servers, args.collector, log)
     finally:
         for srv in servers.values():
             srv.kill()
+        if args.collector is not None:
+            args.collector.stop()
 
     ctx["image"] = image_info(args)
     ctx["targets"] = evaluate(
@@ -1130,7 +1316,9 @@ def main(argv: list[str] | None = None) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(render(ctx))
     raw = {k: v for k, v in ctx.items() if k not in ("args",)}
-    raw["args"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    raw["args"] = {
+        k: (str(v) if isinstance(v, Path | Collector) else v) for k, v in vars(args).items()
+    }
     (out_dir / "results.json").write_text(json.dumps(raw, indent=1, default=str))
     log(f"wrote {args.output}")
     for row in ctx["targets"]:

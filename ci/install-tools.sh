@@ -6,7 +6,8 @@
 #   1. Debian packages (promtool/prometheus, shellcheck, wrk, podman, runc, debootstrap, ...)
 #   2. helm (Helm 3) and helm4 (Helm 4), built from source with the Go module proxy
 #   3. the helm-unittest plugin, built from ci/tools/ into $HELM_PLUGINS/unittest
-#   4. actionlint and helm-docs
+#   4. actionlint, helm-docs, and otelcol-test (the tracing tests' OpenTelemetry Collector,
+#      built from ci/otelcol/)
 #   5. the project venv ($PY_VENV) from requirements-dev.lock (hash-checked, ci/venv.sh)
 #   6. checkov, in a venv of its own
 #   7. the test cluster's binaries (ci/cluster/build.sh) and the CRDs its smoke test installs
@@ -208,6 +209,31 @@ install_helm_unittest() {
   report helm-unittest "$HELM_UNITTEST_VERSION" "installed ($((SECONDS - start)) s)"
 }
 
+# A minimal OpenTelemetry Collector for the tracing tests: its main package and go.mod are in
+# ci/otelcol/ (the Collector has no importable distribution; ocb generates the same shape).
+# Rebuilt when any file of that module changes.
+install_otelcol() {
+  local dir="$REPO_ROOT/ci/otelcol" mod=go.opentelemetry.io/collector/otelcol
+  local key version
+  key="$(cat "$dir/go.mod" "$dir/go.sum" "$dir"/*.go | sha256sum | cut -d' ' -f1)"
+  if [[ -x "$TOOLS_BIN/otelcol-test" ]] && stamp_is otelcol-test "$key"; then
+    report otelcol-test "$OTELCOL_VERSION" "already present"
+    return
+  fi
+  local start=$SECONDS
+  version="$(cd "$dir" && go list -m -f '{{.Version}}' "$mod")"
+  [[ "$version" == "$OTELCOL_VERSION" ]] ||
+    die "ci/otelcol/go.mod requires $mod $version, ci/versions.env says $OTELCOL_VERSION"
+  (
+    cd "$dir"
+    run_logged go-build-otelcol-test go build "${GO_BUILD_FLAGS[@]}" \
+      -ldflags="-s -w -X main.version=$OTELCOL_VERSION" -o "$WORK/otelcol-test" .
+  )
+  mv -f "$WORK/otelcol-test" "$TOOLS_BIN/otelcol-test"
+  stamp_write otelcol-test "$key"
+  report otelcol-test "$OTELCOL_VERSION" "installed ($((SECONDS - start)) s)"
+}
+
 install_go_tools() {
   command -v go >/dev/null || die "the go command is needed to build helm and the Go tools"
   go_install helm "$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" "$(helm3_ldflags)"
@@ -221,6 +247,7 @@ install_go_tools() {
   go_install crane "$CRANE_VERSION" \
     "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION" \
     "-X github.com/google/go-containerregistry/cmd/crane/cmd.Version=$CRANE_VERSION"
+  install_otelcol
 }
 
 # ---------------------------------------------------------------------------------------------

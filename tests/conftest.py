@@ -14,6 +14,10 @@ Example::
         assert status == 200
         assert proc.stop() == 0                        # SIGTERM; exit status
         assert any(line["logger"] == "app.access" for line in proc.json_lines())
+
+`collector` is a real OpenTelemetry Collector (`otelcol-test`, built from ci/otelcol/ by
+ci/install-tools.sh) receiving OTLP/HTTP on 127.0.0.1 on a free port and writing what it
+receives to a JSON-lines file, which `Collector.spans()` reads back.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -54,6 +59,27 @@ APP_ENV_VARS = (
     "DOCS_ENABLED",
     "FORWARDED_ALLOW_IPS",
     "FASTAPI_TELEMETRY",
+    "TRACING_PROBES",
+    "OTEL_SDK_DISABLED",
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+    "OTEL_SERVICE_NAME",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+    "OTEL_PROPAGATORS",
+    "OTEL_BSP_SCHEDULE_DELAY",
+    "OTEL_BSP_MAX_QUEUE_SIZE",
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
 )
 
 DEFAULT_READY_TIMEOUT = 30.0
@@ -251,3 +277,142 @@ def start_app() -> Iterator[Callable[..., AppProcess]]:
     for proc in started:
         if proc.returncode is None:
             proc.stop(signal.SIGTERM, timeout=DEFAULT_STOP_TIMEOUT)
+
+
+class Collector:
+    """A running `otelcol-test`: the OTLP receiver (HTTP) on `host`:`port` (127.0.0.1 and a
+    free port unless given), every trace it receives written by the file exporter to
+    `spans_file` (OTLP JSON, one request per line)."""
+
+    def __init__(self, workdir: Path, port: int | None = None, host: str = "127.0.0.1") -> None:
+        binary = shutil.which("otelcol-test")
+        if binary is None:
+            pytest.fail("otelcol-test is not on PATH: run ci/install-tools.sh and source ci/lib.sh")
+        self.host = host
+        self.port = find_free_port() if port is None else port
+        self.spans_file = workdir / f"spans-{self.port}.jsonl"
+        self.log_file = workdir / f"otelcol-{self.port}.log"
+        config = workdir / f"otelcol-{self.port}.yaml"
+        config.write_text(
+            json.dumps(
+                {
+                    "receivers": {
+                        "otlp": {"protocols": {"http": {"endpoint": f"{host}:{self.port}"}}}
+                    },
+                    "exporters": {
+                        "file": {"path": str(self.spans_file), "flush_interval": "100ms"}
+                    },
+                    "service": {
+                        # No telemetry port of its own, so collectors never clash.
+                        "telemetry": {"metrics": {"level": "none"}, "logs": {"level": "warn"}},
+                        "pipelines": {"traces": {"receivers": ["otlp"], "exporters": ["file"]}},
+                    },
+                }
+            )
+        )
+        with self.log_file.open("wb") as log:
+            self.popen = subprocess.Popen(
+                [binary, f"--config={config}"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self._paused = False
+        self._wait_listening()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _wait_listening(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"otelcol-test exited: {self.log_file.read_text()}")
+            try:
+                socket.create_connection((self.host, self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise TimeoutError(f"otelcol-test not listening on {self.port} within {timeout}s")
+
+    def spans(self) -> list[dict[str, Any]]:
+        """Every span received so far, its attributes as a dict, with its resource's
+        attributes under "resource" and its scope under "scope"."""
+        if not self.spans_file.exists():
+            return []
+        spans = []
+        for line in self.spans_file.read_text().splitlines():
+            if not line.strip():
+                continue
+            for resource_spans in json.loads(line).get("resourceSpans", []):
+                resource = _attributes(resource_spans.get("resource", {}).get("attributes", []))
+                for scope_spans in resource_spans.get("scopeSpans", []):
+                    for span in scope_spans.get("spans", []):
+                        spans.append(
+                            {
+                                **span,
+                                "attributes": _attributes(span.get("attributes", [])),
+                                "resource": resource,
+                                "scope": scope_spans.get("scope", {}),
+                            }
+                        )
+        return spans
+
+    def wait_for_spans(
+        self, predicate: Callable[[dict[str, Any]], bool], count: int = 1, timeout: float = 20.0
+    ) -> list[dict[str, Any]]:
+        """The received spans matching `predicate`, once there are at least `count` of them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [span for span in self.spans() if predicate(span)]
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            time.sleep(0.1)
+
+    def pause(self) -> None:
+        """SIGSTOP: the kernel still accepts connections, but nothing is ever answered."""
+        self.popen.send_signal(signal.SIGSTOP)
+        self._paused = True
+
+    def resume(self) -> None:
+        if self._paused:
+            self.popen.send_signal(signal.SIGCONT)
+            self._paused = False
+
+    def stop(self) -> None:
+        self.resume()
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=15)
+
+
+def _value(value: dict[str, Any]) -> Any:
+    if "stringValue" in value:
+        return value["stringValue"]
+    if "intValue" in value:
+        return int(value["intValue"])
+    if "arrayValue" in value:
+        return [_value(item) for item in value["arrayValue"].get("values", [])]
+    for kind in ("boolValue", "doubleValue"):
+        if kind in value:
+            return value[kind]
+    return value
+
+
+def _attributes(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {item["key"]: _value(item.get("value", {})) for item in items}
+
+
+@pytest.fixture
+def collector(tmp_path: Path) -> Iterator[Collector]:
+    """A real OpenTelemetry Collector on a free loopback port, stopped by PID at teardown."""
+    started = Collector(tmp_path)
+    try:
+        yield started
+    finally:
+        started.stop()

@@ -1,10 +1,11 @@
 """FASTAPI_TELEMETRY: FastAPI's built-in OpenTelemetry hooks are off unless switched on.
 
-FastAPI runs its hooks only when an OpenTelemetry provider is configured, and the project
-ships no OpenTelemetry SDK. These tests therefore stand in a configured global tracer
-provider: `opentelemetry.trace.get_tracer_provider` is patched to return a minimal
-`TracerProvider` whose tracers are the API's no-op tracer (an SDK provider cannot exist here,
-and the process-wide setter can be called only once). A probe route asks FastAPI's public
+FastAPI runs its hooks only when an OpenTelemetry provider is configured; the service's own
+tracing (app/tracing.py) gives FastAPI a provider of its own and never sets the global one.
+These tests therefore stand in a configured global tracer provider:
+`opentelemetry.trace.get_tracer_provider` is patched to return a minimal `TracerProvider`
+whose tracers are the API's no-op tracer (the process-wide setter can be called only once, so
+a real global provider would leak into every later test). A probe route asks FastAPI's public
 `get_telemetry_data()` whether the request is being instrumented.
 """
 
@@ -76,7 +77,7 @@ async def test_fastapi_telemetry_true_uses_the_global_providers(
 async def test_without_a_provider_nothing_is_instrumented_either_way(
     serve: Serve, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """As shipped (no SDK, no provider) the setting changes cost, not behaviour."""
+    """With no global provider configured the setting changes cost, not behaviour."""
     for value in ("false", "true"):
         monkeypatch.setenv("FASTAPI_TELEMETRY", value)
         app = _app_with_probe(lambda: create_app(load_settings()))

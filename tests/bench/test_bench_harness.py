@@ -1,9 +1,10 @@
-"""Smoke test: the benchmark harness runs end to end against all four servers.
+"""Smoke test: the benchmark harness runs end to end against all six servers.
 
 It runs `bench/bench.py --quick` (one 1-second wrk run per server on the parametrised route,
-one start-up per server, a 300-path flood) into a temporary directory and checks that every
-phase produced numbers and the report was written. It asserts nothing about speed: benchmarks
-are not tests. Needs wrk on PATH (installed by ci/install-tools.sh / `make bench`).
+one start-up per server, a 300-path flood; the two tracing variants export to a real
+collector) into a temporary directory and checks that every phase produced numbers and the
+report was written. It asserts nothing about speed: benchmarks are not tests. Needs wrk and
+otelcol-test on PATH (installed by ci/install-tools.sh / `make bench`).
 """
 
 import json
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SERVERS = ["ceiling", "baseline", "production-api", "tutorial"]
+SERVERS = ["ceiling", "baseline", "production-api", "tutorial", "traced-1.0", "traced-0.1"]
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,23 @@ def test_startup_rss_and_metrics_phases_produced_numbers(quick_run):
     prod, tutorial = card["production-api"], card["tutorial"]
     assert prod["after"]["series"] == prod["checkpoint"]["series"]
     assert tutorial["after"]["series"] > tutorial["checkpoint"]["series"] + 200
+
+
+def test_tracing_variants_exported_to_the_collector(quick_run):
+    report, raw = quick_run
+    tracing = raw["tracing"]
+    assert tracing["traced-1.0"]["exported"] > 0
+    assert tracing["traced-0.1"]["exported"] > 0
+    # Ratio 0.1 samples about a tenth of what 1.0 does for the same load (loose: 1 s runs).
+    per_request = {
+        name: tracing[name]["exported"]
+        / raw["raw_throughput"][name]["/items/{item_id}"][0]["requests"]
+        for name in ("traced-1.0", "traced-0.1")
+    }
+    assert per_request["traced-0.1"] < per_request["traced-1.0"] / 3
+    assert tracing["collector_spans"] >= tracing["traced-1.0"]["exported"]
+    assert "## Tracing" in report
+    assert "| `/items/{item_id}` | traced-0.1 |" in report
 
 
 def test_report_has_every_section_and_server(quick_run):

@@ -19,6 +19,9 @@ from ._helm import CHART_DIR, VALUES_SETS, one, render_chart
 SCHEMA = json.loads((CHART_DIR / "values.schema.json").read_text())
 DEFAULTS = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
 GRACE_MARGIN_SECONDS = 5  # the contract's safety margin on top of preStop + drain + timeout
+# The pod's identity from the downward API, which OTEL_RESOURCE_ATTRIBUTES refers to; the app
+# itself never reads them.
+DOWNWARD_API_ENV = {"K8S_POD_NAME", "K8S_NAMESPACE_NAME", "K8S_NODE_NAME"}
 
 
 def _container(docs: list[dict]) -> dict:
@@ -37,10 +40,14 @@ def test_app_version_matches_chart_app_version() -> None:
 
 
 def _managed_env() -> dict[str, str]:
-    """The helper listing the env names the chart manages (extraEnv may not repeat them)."""
+    """The helpers listing the env names the chart manages (extraEnv may not repeat them),
+    tracing's included."""
     helpers = (CHART_DIR / "templates" / "_helpers.tpl").read_text()
-    body = helpers.split('define "production-api.managedEnv" -}}')[1].split("{{- end }}")[0]
-    return yaml.safe_load(body)
+    managed = {}
+    for name in ("production-api.managedEnv", "production-api.managedTracingEnv"):
+        body = helpers.split(f'define "{name}" -}}}}')[1].split("{{- end }}")[0]
+        managed.update(yaml.safe_load(body))
+    return managed
 
 
 def test_managed_env_list_is_what_the_chart_renders(helm3: str) -> None:
@@ -56,7 +63,7 @@ def test_chart_env_names_are_app_settings() -> None:
 
     app_vars = {name.upper() for name in Settings.model_fields}
     assert set(ALLOWED) == app_vars
-    managed = set(_managed_env())
+    managed = set(_managed_env()) - DOWNWARD_API_ENV
     assert managed <= app_vars, managed - app_vars
 
 
@@ -80,6 +87,15 @@ def test_rendered_env_is_accepted_by_the_app(
     assert settings.shutdown_timeout_seconds == float(env["SHUTDOWN_TIMEOUT_SECONDS"])
     assert settings.app_env == env["APP_ENV"]
     assert settings.app_version == env["APP_VERSION"]
+    assert settings.tracing_enabled is ("OTEL_TRACES_EXPORTER" in env)
+    if settings.tracing_enabled:
+        values = yaml.safe_load(VALUES_SETS[values_set][0].read_text())["tracing"]
+        assert settings.otlp_traces_endpoint == values["endpoint"] + "/v1/traces"
+        assert settings.otel_traces_sampler == values["sampler"]
+        assert settings.otel_traces_sampler_arg == values["samplerRatio"]
+        attributes = dict(settings.otel_resource_attributes)
+        assert attributes["k8s.pod.name"] == "$(K8S_POD_NAME)"
+        assert attributes.items() >= values["resourceAttributes"].items()
 
 
 def test_chart_defaults_equal_app_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,6 +116,16 @@ def test_chart_defaults_equal_app_defaults(monkeypatch: pytest.MonkeyPatch) -> N
     assert config["docsEnabled"] == app_defaults.docs_enabled
     assert config["accessLogProbes"] == app_defaults.access_log_probes
     assert config["fastapiTelemetry"] == app_defaults.fastapi_telemetry
+    assert DEFAULTS["tracing"]["probes"] == app_defaults.tracing_probes
+
+
+def test_tracing_schema_offers_what_the_app_accepts() -> None:
+    from app.settings import Sampler
+
+    tracing = SCHEMA["properties"]["tracing"]["properties"]
+    assert tracing["sampler"]["enum"] == list(typing.get_args(Sampler))
+    assert DEFAULTS["tracing"]["sampler"] in tracing["sampler"]["enum"]
+    assert tracing["protocol"]["enum"] == ["http/protobuf"]
 
 
 @pytest.mark.parametrize(

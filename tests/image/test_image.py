@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,6 +34,8 @@ IMAGE = os.environ.get("IMAGE_TEST_REF", "localhost/production-api:test")
 LOCAL_BASE_REF = "localhost/production-api-base:py3.11-bookworm"
 REPORT = REPO_ROOT / "bench" / "out" / "image.json"
 
+# The image's size budget (bytes, as `podman image inspect` reports them).
+SIZE_BUDGET_BYTES = 150_000_000
 # Drain budget used by the SIGTERM test (the image's defaults are 5 s + 15 s).
 DRAIN_SECONDS = 2.0
 SHUTDOWN_TIMEOUT_SECONDS = 3.0
@@ -99,10 +102,16 @@ class Container:
         raise AssertionError(f"/health did not answer 200 ({last}); logs:\n{self.logs()[-4000:]}")
 
 
-def run_container(image: str, **env: str) -> Container:
-    """Start the image detached, as the chart runs it, published on a free loopback port."""
+def run_container(image: str, *, host_network: bool = False, **env: str) -> Container:
+    """Start the image detached, as the chart runs it, published on a free loopback port (or,
+    with `host_network`, listening on it in the host's network, to reach its loopback)."""
     name = f"production-api-test-{uuid.uuid4().hex[:10]}"
     port = free_port()
+    network = (
+        ["--network", "host", "--env", "HOST=127.0.0.1", "--env", f"PORT={port}"]
+        if host_network
+        else ["--publish", f"127.0.0.1:{port}:8080"]
+    )
     args = [
         "run", "--detach", "--name", name,
         "--label", "production-api.test=1",
@@ -111,7 +120,7 @@ def run_container(image: str, **env: str) -> Container:
         "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
         # Keep the image's HEALTHCHECK, without the systemd timer podman would schedule.
         "--health-interval", "disable",
-        "--publish", f"127.0.0.1:{port}:8080",
+        *network,
     ]  # fmt: skip
     for key, value in env.items():
         args += ["--env", f"{key}={value}"]
@@ -219,6 +228,68 @@ def test_image_metadata(image: str) -> None:
     assert test[0] == "CMD"
     assert "/health" in " ".join(test)
     assert "curl" not in " ".join(test)
+
+
+def test_image_is_within_its_size_budget(image: str) -> None:
+    size = int(podman("image", "inspect", "--format", "{{.Size}}", image).stdout.strip())
+    assert size <= SIZE_BUDGET_BYTES, f"{size / 1e6:.1f} MB"
+
+
+# Start-up as `python -m app` does it, up to the point of serving, printing `python -v`'s
+# record of where each module's code came from.
+START_UP = """
+from app.settings import load_settings
+from app.main import create_app
+from app.server import build_server
+settings = load_settings()
+build_server(create_app(settings), settings).config.load()
+"""
+
+
+@pytest.mark.parametrize("tracing", [False, True], ids=["tracing-off", "tracing-on"])
+def test_start_up_loads_only_bytecode(image: str, tracing: bool) -> None:
+    """The Dockerfile keeps bytecode only for what the service imports (see its warm-up run):
+    nothing the service loads at start-up is compiled from source in the read-only image."""
+    env = ["--env", "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:9"] if tracing else []
+    proc = podman(
+        "run", "--rm", "--read-only", "--tmpfs", "/tmp", *env,  # noqa: S108 (in the container)
+        "--entrypoint", "/opt/venv/bin/python", image, "-v", "-c", START_UP,
+        timeout=120,
+    )  # fmt: skip
+    loaded = [
+        line.split("code object from ", 1)[1]
+        for line in proc.stderr.splitlines()
+        if line.startswith("# code object from ") and ("/opt/venv/" in line or "/srv/app/" in line)
+    ]
+    assert len(loaded) > 200
+    assert [path for path in loaded if "/__pycache__/" not in path] == []
+    if tracing:
+        assert any("/opentelemetry/sdk/" in path for path in loaded)
+
+
+def test_exports_spans_from_the_container(image: str, collector: Any) -> None:
+    ctr = run_container(
+        image,
+        host_network=True,
+        OTEL_EXPORTER_OTLP_ENDPOINT=collector.endpoint,
+        OTEL_BSP_SCHEDULE_DELAY="100",
+        OTEL_RESOURCE_ATTRIBUTES="k8s.pod.name=api-0",
+    )
+    try:
+        ctr.wait_healthy()
+        trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+        request = urllib.request.Request(  # noqa: S310 (loopback URL)
+            ctr.base_url + "/items/3",
+            headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310 (loopback URL)
+            assert resp.status == 200
+        spans = collector.wait_for_spans(lambda span: span["traceId"] == trace_id)
+        assert [span["name"] for span in spans] == ["GET /items/{item_id}"]
+        assert spans[0]["resource"]["k8s.pod.name"] == "api-0"
+        assert f'"trace_id":"{trace_id}"' in ctr.logs()
+    finally:
+        remove_container(ctr.name)
 
 
 def test_image_holds_only_the_venv_and_app(container: Container) -> None:

@@ -173,10 +173,69 @@ these names (Helm 4 server-side apply rejects duplicate env names).
 - name: FORWARDED_ALLOW_IPS
   value: {{ . | quote }}
 {{- end }}
+{{- include "production-api.tracingEnv" . }}
 {{- end }}
 
 {{/*
-Every env var name the chart manages, mapped to the values key that sets it.
+Tracing's environment variables: the OpenTelemetry specification's, plus the pod's identity
+from the downward API, which OTEL_RESOURCE_ATTRIBUTES references (defined before it).
+*/}}
+{{- define "production-api.tracingEnv" -}}
+{{- $t := .Values.tracing }}
+{{- if $t.enabled }}
+- name: K8S_POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: K8S_NAMESPACE_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+- name: K8S_NODE_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: spec.nodeName
+- name: OTEL_TRACES_EXPORTER
+  value: otlp
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ $t.endpoint | quote }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: {{ $t.protocol | quote }}
+- name: OTEL_TRACES_SAMPLER
+  value: {{ $t.sampler | quote }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ $t.samplerRatio | toString | quote }}
+{{- $attributes := list "k8s.pod.name=$(K8S_POD_NAME)" "k8s.namespace.name=$(K8S_NAMESPACE_NAME)" "k8s.node.name=$(K8S_NODE_NAME)" }}
+{{- $version := .Values.image.tag | default .Chart.AppVersion | toString }}
+{{- $attributes = append $attributes (printf "service.version=%s" (include "production-api.percentEncode" $version)) }}
+{{- range $key, $value := $t.resourceAttributes }}
+{{- $attributes = append $attributes (printf "%s=%s" $key (include "production-api.percentEncode" $value)) }}
+{{- end }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ join "," $attributes | quote }}
+{{- with $t.headersSecret.name }}
+- name: OTEL_EXPORTER_OTLP_HEADERS
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $t.headersSecret.key }}
+{{- end }}
+- name: TRACING_PROBES
+  value: {{ $t.probes | toString | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+A value percent-encoded for OTEL_RESOURCE_ATTRIBUTES (W3C baggage): `,` `=` `%` spaces and
+the like become %XX (urlquery writes a space as "+", which the format does not decode).
+*/}}
+{{- define "production-api.percentEncode" -}}
+{{- toString . | urlquery | replace "+" "%20" }}
+{{- end }}
+
+{{/*
+Every env var name the chart manages, mapped to the values key that sets it (with tracing on,
+also those of production-api.managedTracingEnv).
 */}}
 {{- define "production-api.managedEnv" -}}
 APP_ENV: config.env
@@ -197,10 +256,30 @@ FORWARDED_ALLOW_IPS: config.forwardedAllowIps
 {{- end }}
 
 {{/*
+The env var names the chart manages when tracing is on, mapped to the values key.
+*/}}
+{{- define "production-api.managedTracingEnv" -}}
+K8S_POD_NAME: tracing.enabled
+K8S_NAMESPACE_NAME: tracing.enabled
+K8S_NODE_NAME: tracing.enabled
+OTEL_TRACES_EXPORTER: tracing.enabled
+OTEL_EXPORTER_OTLP_ENDPOINT: tracing.endpoint
+OTEL_EXPORTER_OTLP_PROTOCOL: tracing.protocol
+OTEL_TRACES_SAMPLER: tracing.sampler
+OTEL_TRACES_SAMPLER_ARG: tracing.samplerRatio
+OTEL_RESOURCE_ATTRIBUTES: tracing.resourceAttributes
+OTEL_EXPORTER_OTLP_HEADERS: tracing.headersSecret
+TRACING_PROBES: tracing.probes
+{{- end }}
+
+{{/*
 Fails when extraEnv repeats a chart-managed name or one of its own names.
 */}}
 {{- define "production-api.validateExtraEnv" -}}
 {{- $managed := include "production-api.managedEnv" . | fromYaml }}
+{{- if .Values.tracing.enabled }}
+{{- $managed = merge $managed (include "production-api.managedTracingEnv" . | fromYaml) }}
+{{- end }}
 {{- $seen := dict }}
 {{- range $i, $e := .Values.extraEnv }}
 {{- if hasKey $managed $e.name }}
@@ -218,6 +297,9 @@ Cross-field checks of the Deployment's values that the schema cannot express.
 */}}
 {{- define "production-api.validate" -}}
 {{- include "production-api.validateExtraEnv" . }}
+{{- if and .Values.tracing.enabled (not .Values.tracing.endpoint) }}
+{{- fail "tracing.endpoint is empty; tracing.enabled needs the collector's OTLP/HTTP URL" }}
+{{- end }}
 {{- $ru := .Values.rollingUpdate }}
 {{- if and (eq (toString $ru.maxSurge) "0") (eq (toString $ru.maxUnavailable) "0") }}
 {{- fail "rollingUpdate.maxSurge and rollingUpdate.maxUnavailable are both 0; a rollout could never progress" }}

@@ -1,0 +1,277 @@
+"""Distributed tracing: the OpenTelemetry SDK, set up from the settings, behind FastAPI's hooks.
+
+FastAPI's own OpenTelemetry integration makes the spans (one server span per request, named
+`GET /items/{item_id}`, HTTP semantic-convention attributes, incoming W3C trace context
+continued); this module gives it a tracer provider of its own (not the global one) with the
+resource, sampler and exporter the `OTEL_*` variables describe. It is imported only when
+tracing is on (`Settings.tracing_enabled`): a service without tracing never loads the SDK.
+
+Spans leave in the background, in batches, from a bounded queue (the SDK's batch processor
+and OTLP/HTTP exporter). A request never waits for the collector: a full queue drops the
+span instead, and every dropped span is counted in `tracing_spans_dropped_total`. Stopping
+waits at most `SHUTDOWN_FLUSH_SECONDS` for the spans still queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator, MutableMapping, Sequence
+from typing import Any
+
+from fastapi.telemetry import TelemetryConfig
+from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    ParentBasedTraceIdRatio,
+    Sampler,
+    TraceIdRatioBased,
+)
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from app.metrics import PROBE_ENDPOINTS
+from app.settings import Settings
+
+logger = logging.getLogger("app.tracing")
+
+# The longest a stop waits for queued spans to be exported, after the server has finished
+# its requests; it fits in the chart's shutdown margin (shutdown.marginSeconds, 5 s).
+SHUTDOWN_FLUSH_SECONDS = 2.0
+
+
+def sampler(name: str, ratio: float) -> Sampler:
+    """The sampler an `OTEL_TRACES_SAMPLER` name stands for."""
+    samplers: dict[str, Sampler] = {
+        "always_on": ALWAYS_ON,
+        "always_off": ALWAYS_OFF,
+        "traceidratio": TraceIdRatioBased(ratio),
+        "parentbased_always_on": ParentBased(ALWAYS_ON),
+        "parentbased_always_off": ParentBased(ALWAYS_OFF),
+        "parentbased_traceidratio": ParentBasedTraceIdRatio(ratio),
+    }
+    return samplers[name]
+
+
+def resource_attributes(settings: Settings) -> dict[str, str]:
+    """Service name, version and environment from the service's own settings, overridden by
+    `OTEL_RESOURCE_ATTRIBUTES`, then by `OTEL_SERVICE_NAME` (the specification's order)."""
+    attributes = {
+        "service.name": settings.app_name,
+        "service.version": settings.app_version,
+        "deployment.environment.name": settings.app_env,
+    }
+    attributes.update(settings.otel_resource_attributes)
+    if settings.otel_service_name:
+        attributes["service.name"] = settings.otel_service_name
+    return attributes
+
+
+class SpanAccounting(Collector):
+    """Spans admitted to the queue, accepted by the collector, or lost (by reason), kept as
+    plain counts (the event loop and the export thread update them under one lock) and
+    exposed as Prometheus series of the app's registry."""
+
+    def __init__(self, registry: CollectorRegistry, capacity: int) -> None:
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        # Spans in the queue or in the batch being exported: never more than `capacity`.
+        self.pending = 0
+        self.exported = 0
+        self.queue_full = 0
+        self.export_failed = 0
+        registry.register(self)
+
+    def admit(self) -> bool:
+        """Reserve a place for one span; False (and counted as dropped) when the queue is full."""
+        with self._lock:
+            if self.pending >= self.capacity:
+                self.queue_full += 1
+                return False
+            self.pending += 1
+            return True
+
+    def settle(self, count: int, *, delivered: bool) -> None:
+        with self._lock:
+            self.pending -= count
+            if delivered:
+                self.exported += count
+            else:
+                self.export_failed += count
+
+    def totals(self) -> dict[str, int]:
+        with self._lock:
+            return {
+                "spans_exported": self.exported,
+                "spans_dropped_queue_full": self.queue_full,
+                "spans_dropped_export_failed": self.export_failed,
+                "spans_unsent": self.pending,
+            }
+
+    def collect(self) -> Iterator[Metric]:
+        totals = self.totals()
+        yield CounterMetricFamily(
+            "tracing_spans_exported",
+            "Spans the trace collector accepted.",
+            value=totals["spans_exported"],
+        )
+        dropped = CounterMetricFamily(
+            "tracing_spans_dropped",
+            "Sampled spans never delivered: queue_full (the collector could not keep up), "
+            "export_failed (the collector refused them or did not answer in time).",
+            labels=("reason",),
+        )
+        dropped.add_metric(("queue_full",), totals["spans_dropped_queue_full"])
+        dropped.add_metric(("export_failed",), totals["spans_dropped_export_failed"])
+        yield dropped
+        yield GaugeMetricFamily(
+            "tracing_spans_queued",
+            "Spans waiting to be exported; the queue holds at most OTEL_BSP_MAX_QUEUE_SIZE.",
+            value=totals["spans_unsent"],
+        )
+
+
+class _AccountedExporter(SpanExporter):
+    """The OTLP exporter, with each batch's outcome counted."""
+
+    def __init__(self, exporter: SpanExporter, accounting: SpanAccounting) -> None:
+        self._exporter = exporter
+        self._accounting = accounting
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        result = SpanExportResult.FAILURE
+        try:
+            result = self._exporter.export(spans)
+        finally:
+            self._accounting.settle(len(spans), delivered=result is SpanExportResult.SUCCESS)
+        return result
+
+    def shutdown(self) -> None:
+        self._exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._exporter.force_flush(timeout_millis)
+
+
+class _BoundedProcessor(SpanProcessor):
+    """The SDK's batch processor behind a counted admission: a span enters the queue only if
+    the queue (plus the batch on its way out) has room, so none is lost uncounted."""
+
+    def __init__(self, processor: BatchSpanProcessor, accounting: SpanAccounting) -> None:
+        self._processor = processor
+        self._accounting = accounting
+
+    def on_end(self, span: ReadableSpan) -> None:
+        context = span.context
+        if context is not None and context.trace_flags.sampled and self._accounting.admit():
+            self._processor.on_end(span)
+
+    def shutdown(self) -> None:
+        self._processor.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._processor.force_flush(timeout_millis)
+
+
+class Tracing:
+    """The tracer provider of one app instance: built by `create_app`, started and stopped by
+    the app's lifespan (the export thread runs only in between)."""
+
+    def __init__(self, settings: Settings, registry: CollectorRegistry) -> None:
+        self._settings = settings
+        self.provider = TracerProvider(
+            sampler=sampler(settings.otel_traces_sampler, settings.otel_traces_sampler_arg),
+            resource=Resource.create(resource_attributes(settings)),
+            shutdown_on_exit=False,
+        )
+        self.accounting = SpanAccounting(registry, settings.otel_bsp_max_queue_size)
+        self._trace_probes = settings.tracing_probes
+        self._started = False
+
+    def telemetry_config(self) -> TelemetryConfig:
+        """FastAPI's telemetry settings: server spans from this provider, nothing else (the
+        service has its own metrics and logs), one span per request."""
+        return {
+            "tracer_provider": self.provider,
+            "tracing": True,
+            "metrics": False,
+            "logs": False,
+            "operation_spans": False,
+            "auto_configure": False,
+            "exclude": None if self._trace_probes else _is_probe,
+        }
+
+    def start(self) -> None:
+        settings = self._settings
+        exporter = OTLPSpanExporter(
+            endpoint=settings.otlp_traces_endpoint,
+            headers=settings.otlp_traces_headers,
+            timeout=settings.otlp_traces_timeout_seconds,
+            compression=Compression.Gzip
+            if settings.otlp_traces_compression == "gzip"
+            else Compression.NoCompression,
+        )
+        batches = BatchSpanProcessor(
+            _AccountedExporter(exporter, self.accounting),
+            max_queue_size=settings.otel_bsp_max_queue_size,
+            schedule_delay_millis=settings.otel_bsp_schedule_delay,
+            max_export_batch_size=settings.otel_bsp_max_export_batch_size,
+        )
+        self.provider.add_span_processor(_BoundedProcessor(batches, self.accounting))
+        self._started = True
+        logger.info(
+            "tracing on",
+            extra={
+                "endpoint": settings.otlp_traces_endpoint,
+                "sampler": settings.otel_traces_sampler,
+                "sampler_ratio": settings.otel_traces_sampler_arg,
+            },
+        )
+
+    async def shutdown(self) -> None:
+        """Export what is queued, for at most SHUTDOWN_FLUSH_SECONDS; then give up on the rest.
+
+        The SDK's own shutdown may wait far longer (each batch gets the exporter's timeout
+        and retries), so it runs in a daemon thread that this coroutine stops waiting for.
+        """
+        if not self._started:
+            return
+        self._started = False
+        loop = asyncio.get_running_loop()
+        finished = loop.create_future()
+
+        def run() -> None:
+            try:
+                self.provider.shutdown()
+            finally:
+                # RuntimeError: the loop is gone, nobody is waiting any more.
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(_resolve, finished)
+
+        threading.Thread(target=run, name="tracing-shutdown", daemon=True).start()
+        try:
+            await asyncio.wait_for(asyncio.shield(finished), SHUTDOWN_FLUSH_SECONDS)
+        except TimeoutError:
+            # The export thread may still be writing; keep it off stdout from now on.
+            logging.getLogger("opentelemetry").setLevel(logging.CRITICAL + 1)
+        totals = self.accounting.totals()
+        level = logging.WARNING if totals["spans_unsent"] else logging.INFO
+        logger.log(level, "tracing stopped", extra=totals)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _is_probe(scope: MutableMapping[str, Any]) -> bool:
+    return scope.get("path") in PROBE_ENDPOINTS
