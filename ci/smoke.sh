@@ -26,6 +26,10 @@
 # do: `helm install oci://... --version X --set image.digest=...`; with PREVIOUS_CHART_VERSION
 # and PREVIOUS_IMAGE_DIGEST the dev install is the previous release, and the upgrade to staging
 # under load is the upgrade from it to the new one. The pods must run exactly the digest.
+# With SMOKE_TRACING_ENDPOINT (an OTLP/HTTP collector the pods reach) and SMOKE_TRACING_SPANS
+# (the file that collector writes its spans to, OTLP JSON lines) the checkout's chart is
+# installed with tracing on, and one request with a known traceparent through the Service must
+# arrive there as its server span.
 # On failure: events, `describe` and logs of everything labelled app.kubernetes.io/instance.
 # The release and (by default) its namespace are removed on exit.
 #
@@ -45,6 +49,7 @@
 #   SMOKE_MONITORING [1]    0 skips the Prometheus Operator part
 #   MONITORING_NAMESPACE [monitoring]  MONITORING_RELEASE [kube-prometheus-stack]
 #   PROM_OPERATOR_IMAGE, PROM_CONFIG_RELOADER_IMAGE, PROMETHEUS_IMAGE  (ci/monitoring-stack.sh)
+#   SMOKE_TRACING_ENDPOINT, SMOKE_TRACING_SPANS  a collector for the tracing check (optional)
 #   KEEP=1                  leave the release and namespace in place
 set -euo pipefail
 
@@ -73,6 +78,8 @@ IMAGE_DIGEST="${IMAGE_DIGEST:-}"
 PREVIOUS_CHART_VERSION="${PREVIOUS_CHART_VERSION:-}"
 PREVIOUS_IMAGE_DIGEST="${PREVIOUS_IMAGE_DIGEST:-}"
 SMOKE_MONITORING="${SMOKE_MONITORING:-1}"
+SMOKE_TRACING_ENDPOINT="${SMOKE_TRACING_ENDPOINT:-}"
+SMOKE_TRACING_SPANS="${SMOKE_TRACING_SPANS:-}"
 MONITORING_NAMESPACE="${MONITORING_NAMESPACE:-monitoring}"
 MONITORING_RELEASE="${MONITORING_RELEASE:-kube-prometheus-stack}"
 export MONITORING_NAMESPACE MONITORING_RELEASE
@@ -268,6 +275,10 @@ else
   chart_args=("$CHART" --set "image.tag=$IMAGE_TAG")
   first_args=("${chart_args[@]}")
   first_digest=""
+fi
+# Tracing is a value of this version of the chart (a previous release may not know it).
+if [[ -n "$SMOKE_TRACING_ENDPOINT" ]]; then
+  chart_args+=(--set tracing.enabled=true --set "tracing.endpoint=$SMOKE_TRACING_ENDPOINT")
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -513,6 +524,43 @@ until_true "$WAIT_SECONDS" "the old pods to finish terminating" settled
 sleep 3
 stop_client rollout-client "during the upgrades dev -> staging -> prod${PREVIOUS_CHART_VERSION:+ (release $PREVIOUS_CHART_VERSION -> $CHART_VERSION)}"
 prom_targets
+
+if [[ -n "$SMOKE_TRACING_ENDPOINT" ]]; then
+  step "a traced request through the Service reaches the collector"
+  port_forward "$NAMESPACE" "$service" "$service_port" traced
+  PF_PID="$FORWARD_PID"
+  trace_id="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+  parent_id="$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+  status="$(curl --silent --max-time 10 --output /dev/null --write-out '%{http_code}' \
+    -H "traceparent: 00-$trace_id-$parent_id-01" "http://127.0.0.1:$FORWARD_PORT/items/7")"
+  [[ "$status" == 200 ]] || fail "traced GET /items/7: status $status"
+  kill "$PF_PID" 2>/dev/null || true
+  wait "$PF_PID" 2>/dev/null || true
+  PF_PID=""
+  # The server span of that request: the caller's trace id and parent, the route template.
+  span_arrived() {
+    python3 - "$SMOKE_TRACING_SPANS" "$trace_id" "$parent_id" <<'PY'
+import json, sys
+path, trace_id, parent_id = sys.argv[1:]
+try:
+    lines = open(path, encoding="utf-8").read().splitlines()
+except FileNotFoundError:
+    sys.exit(1)
+for line in lines:
+    for resource in json.loads(line).get("resourceSpans", []):
+        attrs = {a["key"]: a["value"] for a in resource["resource"].get("attributes", [])}
+        for scope in resource.get("scopeSpans", []):
+            for span in scope.get("spans", []):
+                if span["traceId"] == trace_id and span.get("parentSpanId") == parent_id:
+                    pod = attrs.get("k8s.pod.name", {}).get("stringValue")
+                    print(f"span {span['name']!r} of trace {trace_id} from pod {pod}")
+                    sys.exit(0 if span["name"] == "GET /items/{item_id}" and pod else 2)
+sys.exit(1)
+PY
+  }
+  until_true "$WAIT_SECONDS" "the span of trace $trace_id in $SMOKE_TRACING_SPANS" span_arrived >/dev/null
+  log "tracing: $(span_arrived)"
+fi
 
 if [[ "$SMOKE_MONITORING" == 1 ]]; then
   step "Prometheus: series, dashboard and rule queries, rules loaded"

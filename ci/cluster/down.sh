@@ -70,7 +70,7 @@ shim_pids() {
 # 1. The daemons, clients first, etcd last.
 if [[ -d "$S/pids" ]]; then
   say "stopping the cluster's processes"
-  for name in coredns kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver registry containerd etcd; do
+  for name in coredns kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver collector registry containerd etcd; do
     pid_file="$S/pids/$name.pid"
     [[ -f "$pid_file" ]] || continue
     pid="$(<"$pid_file")"

@@ -41,6 +41,9 @@ NODE_NAME="$CLUSTER_NAME-node"
 # The cluster's OCI registry (crane registry serve, plain HTTP, blobs under the state
 # directory): charts and images are pushed here and the node pulls from it.
 CLUSTER_REGISTRY="$NODE_IP:5000"
+# The cluster's OpenTelemetry collector (ci/otelcol): OTLP/HTTP for the pods, received spans
+# as OTLP JSON lines in $CLUSTER_STATE/traces/spans.jsonl.
+CLUSTER_OTLP_ENDPOINT="http://$NODE_IP:4318"
 
 # Global (not per network namespace) sysctls the kubelet sets at start-up; down.sh restores
 # them from $CLUSTER_STATE/host-sysctls.

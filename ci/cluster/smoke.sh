@@ -64,5 +64,6 @@ fi
 cluster_log "ci/smoke.sh"
 KEEP="$KEEP_CLUSTER" KUBECONFIG="$CLUSTER_KUBECONFIG" PATH="$CLUSTER_BIN:$PATH" \
   IMAGE_PULL_POLICY=IfNotPresent \
+  SMOKE_TRACING_ENDPOINT="$CLUSTER_OTLP_ENDPOINT" SMOKE_TRACING_SPANS="$CLUSTER_STATE/traces/spans.jsonl" \
   PROM_CRDS="$prom_crds" GATEWAY_CRDS="$gateway_crds" \
   in_netns "$REPO_ROOT/ci/smoke.sh"

@@ -15,7 +15,9 @@
 # not come up stops the script with its name and the tail of its log, and down.sh runs.
 #
 # An OCI registry runs beside it at $CLUSTER_REGISTRY (crane registry serve; blobs on disk under
-# $CLUSTER_STATE/registry), and the node's containerd pulls from it over plain HTTP.
+# $CLUSTER_STATE/registry), and the node's containerd pulls from it over plain HTTP; and an
+# OpenTelemetry collector at $CLUSTER_OTLP_ENDPOINT writes the spans it receives to
+# $CLUSTER_STATE/traces/spans.jsonl.
 #
 # Environment: CLUSTER_NAME, CLUSTER_STATE (ci/cluster/lib.sh); UP_TIMEOUT [60] seconds per
 # component.
@@ -36,7 +38,9 @@ PAUSE_IMAGE="localhost/production-api-pause:$KUBERNETES_VERSION"
 for bin in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl coredns pause; do
   [[ -x "$CLUSTER_BIN/$bin" ]] || cluster_die "$CLUSTER_BIN/$bin missing: run ci/install-tools.sh"
 done
-[[ -x "$TOOLS_BIN/crane" ]] || cluster_die "$TOOLS_BIN/crane missing: run ci/install-tools.sh"
+for tool in crane otelcol-test; do
+  [[ -x "$TOOLS_BIN/$tool" ]] || cluster_die "$TOOLS_BIN/$tool missing: run ci/install-tools.sh"
+done
 for tool in containerd ctr runc etcd ip nsenter setsid iptables conntrack openssl curl findmnt; do
   command -v "$tool" >/dev/null || cluster_die "$tool not found: run ci/install-tools.sh"
 done
@@ -61,7 +65,7 @@ trap 'exit 130' INT TERM
 
 "$REPO_ROOT/ci/cluster/down.sh" --quiet
 rm -rf "$S"
-mkdir -p "$S"/{pids,logs,pki,etcd,containerd,cni/net.d,cni/ipam,kubelet,pod-logs,config,registry}
+mkdir -p "$S"/{pids,logs,pki,etcd,containerd,cni/net.d,cni/ipam,kubelet,pod-logs,config,registry,traces}
 chmod 0700 "$S"
 
 for key in "${KUBELET_HOST_SYSCTLS[@]}"; do
@@ -325,6 +329,30 @@ cluster_log "registry $CLUSTER_REGISTRY"
 start registry "$TOOLS_BIN/crane" registry serve --address "$CLUSTER_REGISTRY" --disk "$S/registry"
 wait_for registry "/v2/" in_netns curl -fsS "http://$CLUSTER_REGISTRY/v2/"
 
+cluster_log "OpenTelemetry collector $CLUSTER_OTLP_ENDPOINT"
+cat >"$S/config/otelcol.yaml" <<EOF
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: ${CLUSTER_OTLP_ENDPOINT#http://}
+exporters:
+  file:
+    path: $S/traces/spans.jsonl
+    flush_interval: 100ms
+service:
+  telemetry:
+    metrics:
+      level: none
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [file]
+EOF
+start collector "$TOOLS_BIN/otelcol-test" --config "$S/config/otelcol.yaml"
+# Any answer means it listens (a GET on the traces path is refused with 405).
+wait_for collector "OTLP/HTTP receiver" in_netns curl -sS -o /dev/null "$CLUSTER_OTLP_ENDPOINT/v1/traces"
+
 # ---------------------------------------------------------------------------------------------
 # 6. The kubelet, in a cgroup root of its own (removed by down.sh).
 
@@ -417,5 +445,5 @@ wait_for kube-controller-manager "default ServiceAccount" kc get serviceaccount 
 wait_for kube-controller-manager "kube-root-ca.crt" kc get configmap kube-root-ca.crt -n default
 
 cluster_log "ready in ${SECONDS}s"
-printf 'KUBECONFIG=%s\nCLUSTER_NETNS=%s\nCLUSTER_REGISTRY=%s\n' \
-  "$CLUSTER_KUBECONFIG" "$CLUSTER_NETNS" "$CLUSTER_REGISTRY"
+printf 'KUBECONFIG=%s\nCLUSTER_NETNS=%s\nCLUSTER_REGISTRY=%s\nCLUSTER_OTLP_ENDPOINT=%s\n' \
+  "$CLUSTER_KUBECONFIG" "$CLUSTER_NETNS" "$CLUSTER_REGISTRY" "$CLUSTER_OTLP_ENDPOINT"

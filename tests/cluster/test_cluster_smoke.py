@@ -43,6 +43,7 @@ IMAGE = "production-api:dev"
 DAEMONS = (
     "etcd",
     "registry",
+    "collector",
     "kube-apiserver",
     "kube-controller-manager",
     "kube-scheduler",
@@ -224,6 +225,11 @@ def test_smoke_proved_each_step(smoke: SmokeRun) -> None:
     assert re.search(r"dependency down: \d+ pods NotReady, 0 ready endpoints", out)
     assert re.search(r"dependency back: \d+ ready endpoints", out)
     assert "helm uninstall leaves nothing behind" in out
+    # One request with a traceparent through the Service: its server span, from a pod.
+    assert re.search(
+        r"tracing: span 'GET /items/\{item_id\}' of trace [0-9a-f]{32} from pod production-api-",
+        out,
+    )
 
 
 def test_smoke_installed_released_charts_by_digest(smoke: SmokeRun) -> None:
