@@ -64,6 +64,10 @@ trap 'exit 130' INT TERM
 # 1. Clear what an earlier run left, then record the host's state that the cluster changes.
 
 "$REPO_ROOT/ci/cluster/down.sh" --quiet
+# Never delete through a mount (a volume's source could be outside the state directory).
+if findmnt -rn -o TARGET | grep -qF -- "$S/"; then
+  cluster_die "mounts under $S are left after down.sh; not removing it: $(findmnt -rn -o TARGET | grep -F -- "$S/" | head -n 3)"
+fi
 rm -rf "$S"
 mkdir -p "$S"/{pids,logs,pki,etcd,containerd,cni/net.d,cni/ipam,kubelet,pod-logs,config,registry,traces}
 chmod 0700 "$S"
