@@ -402,9 +402,15 @@ PF_PID=""
 # image: already on the nodes, and Python's urllib is enough. Each request opens a new
 # connection, so kube-proxy routes it to a currently ready pod. The loop ends when /tmp/stop
 # appears or after LOAD_MAX_SECONDS, and prints one summary line.
-service_url="http://${service#service/}:$service_port/items/1"
+# By the Service's ClusterIP: the load measures the rollout, not the cluster's DNS (which the
+# helm test pod and the readiness dependency use by name).
+service_url="http://$(kc get "$service" -o jsonpath='{.spec.clusterIP}'):$service_port/items/1"
 image_ref="$IMAGE_REPOSITORY:$IMAGE_TAG"
 [[ -n "$IMAGE_DIGEST" ]] && image_ref="$IMAGE_REPOSITORY@$IMAGE_DIGEST"
+
+# The smoke test's own pods (load clients, the dependency) meet Pod Security "restricted" too.
+POD_SECURITY='{runAsNonRoot: true, runAsUser: 1001, runAsGroup: 1001, seccompProfile: {type: RuntimeDefault}}'
+CONTAINER_SECURITY='{allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}'
 
 # start_client NAME: starts the client pod NAME and waits until it has sent a request.
 start_client() {
@@ -421,11 +427,7 @@ metadata:
 spec:
   restartPolicy: Never
   automountServiceAccountToken: false
-  securityContext:
-    runAsNonRoot: true
-    runAsUser: 1001
-    runAsGroup: 1001
-    seccompProfile: {type: RuntimeDefault}
+  securityContext: $POD_SECURITY
   containers:
     - name: client
       image: $image_ref
@@ -459,10 +461,7 @@ spec:
       resources:
         requests: {cpu: 50m, memory: 32Mi}
         limits: {cpu: 500m, memory: 96Mi}
-      securityContext:
-        allowPrivilegeEscalation: false
-        readOnlyRootFilesystem: true
-        capabilities: {drop: [ALL]}
+      securityContext: $CONTAINER_SECURITY
       volumeMounts:
         - {name: tmp, mountPath: /tmp}
   volumes:
@@ -616,11 +615,7 @@ metadata:
 spec:
   automountServiceAccountToken: false
   terminationGracePeriodSeconds: 5
-  securityContext:
-    runAsNonRoot: true
-    runAsUser: 1001
-    runAsGroup: 1001
-    seccompProfile: {type: RuntimeDefault}
+  securityContext: $POD_SECURITY
   containers:
     - name: dependency
       image: $image_ref
@@ -635,10 +630,7 @@ spec:
       resources:
         requests: {cpu: 50m, memory: 64Mi}
         limits: {cpu: 500m, memory: 128Mi}
-      securityContext:
-        allowPrivilegeEscalation: false
-        readOnlyRootFilesystem: true
-        capabilities: {drop: [ALL]}
+      securityContext: $CONTAINER_SECURITY
 EOF
   kc wait --for=condition=Ready "pod/$DEP" --timeout="${WAIT_SECONDS}s" >/dev/null
 }
