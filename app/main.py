@@ -104,13 +104,28 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.tracing = tracing
 
     # Routes are declared on the app itself, not via include_router: see app/routes/__init__.py.
-    add_health_routes(app, state, checker)
     info.add_routes(app, settings)
     items.add_routes(app)
+    add_health_routes(app, state, checker)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics(request: Request) -> Response:
         body, content_type = metrics.exposition(request.headers.get("accept", ""))
         return Response(body, headers={"content-type": content_type})
 
+    _business_routes_first(app)
     return app
+
+
+def _business_routes_first(app: FastAPI) -> None:
+    """Order the routes by how often they are asked for: business routes, probes, docs.
+
+    Starlette tries an app's routes in order until one matches, a regular-expression match
+    each (about 0.6 us under load), and FastAPI puts its docs routes first, at construction.
+    No two of this app's paths overlap, so the order changes only the cost of a request:
+    the business routes that carry the traffic match first, the probes (a few per minute)
+    next, and the docs (read by people) last. A 404 still tries every route.
+    """
+    docs = {app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
+    docs.discard(None)
+    app.router.routes.sort(key=lambda route: getattr(route, "path", None) in docs)
