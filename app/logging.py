@@ -34,20 +34,30 @@ _FIRST_EXTRA = len(_BASE_ATTRIBUTES)
 
 
 class _Clock:
-    """RFC 3339 UTC timestamps with milliseconds; the seconds part is formatted once per second."""
+    """RFC 3339 UTC timestamps with milliseconds.
 
-    __slots__ = ("_prefix", "_second")
+    The seconds part is formatted once per second and the whole string once per
+    millisecond: under load, many lines in a row share their millisecond.
+    """
+
+    __slots__ = ("_millis", "_prefix", "_second", "_text")
 
     def __init__(self) -> None:
         self._second = -1
         self._prefix = ""
+        self._millis = -1
+        self._text = ""
 
     def format(self, created: float) -> str:
-        second = int(created)
-        if second != self._second:
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._second = second
-        return f"{self._prefix}.{int((created - second) * 1000):03d}Z"
+        millis = int(created * 1000)
+        if millis != self._millis:
+            second, fraction = divmod(millis, 1000)
+            if second != self._second:
+                self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+                self._second = second
+            self._text = f"{self._prefix}.{fraction:03d}Z"
+            self._millis = millis
+        return self._text
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -130,51 +140,58 @@ class _DirectJsonLines:
     formatter) sends access lines through `logging` again.
     """
 
-    __slots__ = ("_app", "_clock", "_handler", "_root", "_stream")
+    __slots__ = ("_app", "_clock", "_handler", "_lock", "_root", "_stream")
 
     def __init__(self, handler: logging.StreamHandler) -> None:
         self._handler = handler
         self._stream = handler.stream
+        # The handler's RLock: `Handler.acquire()` and `release()` are Python-level wrappers
+        # around it, and `with` on the lock itself is the same locking without the calls.
+        self._lock = handler.lock
         self._root = logging.getLogger()
         self._app = logging.getLogger(ACCESS_LOGGER.partition(".")[0])
         self._clock = _Clock()
 
     def usable(self, logger: logging.Logger, level: int) -> bool:
         handler = self._handler
-        root_handlers = self._root.handlers
+        root = self._root
         app = self._app
+        root_handlers = root.handlers
         return (
             len(root_handlers) == 1
             and root_handlers[0] is handler
             and handler.stream is self._stream
+            and handler.lock is self._lock
             and type(handler.formatter) is JsonFormatter
             and level >= handler.level
-            and not handler.filters
-            and not self._root.filters
             and logger.propagate
-            and not logger.handlers
-            and not logger.filters
             and app.propagate
-            and not app.handlers
-            and not app.filters
+            and not (
+                handler.filters
+                or root.filters
+                or logger.handlers
+                or logger.filters
+                or app.handlers
+                or app.filters
+            )
         )
 
-    def write(self, level: int, message: str, fields: dict[str, Any]) -> None:
-        payload: dict[str, Any] = {
-            "timestamp": self._clock.format(time.time()),
-            "level": _LEVEL_NAMES.get(level) or logging.getLevelName(level).lower(),
-            "logger": ACCESS_LOGGER,
-            "message": message,
-        }
-        payload.update(fields)
-        line = orjson.dumps(payload, default=str, option=orjson.OPT_APPEND_NEWLINE).decode()
-        handler = self._handler
-        handler.acquire()
-        try:
-            self._stream.write(line)
-            handler.flush()
-        finally:
-            handler.release()
+    def write(self, level: int, fields: dict[str, Any]) -> None:
+        line = orjson.dumps(
+            {
+                "timestamp": self._clock.format(time.time()),
+                "level": _LEVEL_NAMES.get(level) or logging.getLevelName(level).lower(),
+                "logger": ACCESS_LOGGER,
+                "message": f"{fields['method']} {fields['path']} {fields['status']}",
+                **fields,
+            },
+            default=str,
+            option=orjson.OPT_APPEND_NEWLINE,
+        ).decode()
+        stream = self._stream
+        with self._lock:
+            stream.write(line)
+            stream.flush()
 
 
 _LEVEL_NAMES = {level: logging.getLevelName(level).lower() for level in (10, 20, 30, 40, 50)}
@@ -191,7 +208,7 @@ def log_access(logger: logging.Logger, level: int, fields: dict[str, Any]) -> No
     direct = _direct_access
     if direct is not None and direct.usable(logger, level):
         try:
-            direct.write(level, f"{fields['method']} {fields['path']} {fields['status']}", fields)
+            direct.write(level, fields)
             return
         except Exception:  # noqa: S110 - the logging path below reports it as logging would
             pass
