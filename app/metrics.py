@@ -61,18 +61,27 @@ MAX_LOGGED_PATH = 512
 _SUPPORTED_HTTP_VERSIONS = frozenset({"1.0", "1.1"})
 
 
-def _refusal(scope: Scope) -> tuple[int, bytes] | None:
-    """The status and JSON body refusing an over-limit request, or None to serve it."""
-    if scope.get("http_version") not in _SUPPORTED_HTTP_VERSIONS:
-        return 400, b'{"detail":"Unsupported HTTP version"}'
+def _read_headers(scope: Scope) -> tuple[str, tuple[int, bytes] | None]:
+    """One pass over the request headers: the request id to use, and the status and JSON body
+    refusing an over-limit request (None to serve it)."""
     headers = scope["headers"]
-    if len(headers) > MAX_HEADER_FIELDS or (
-        sum(len(name) + len(value) for name, value in headers) > MAX_HEADER_BYTES
-    ):
-        return 431, b'{"detail":"Request Header Fields Too Large"}'
+    client_id = None
+    size = 0
+    for name, value in headers:
+        size += len(name) + len(value)
+        if name == b"x-request-id" and client_id is None:
+            client_id = value
+    if client_id is not None and _SANE_REQUEST_ID.fullmatch(client_id):
+        request_id = client_id.decode("ascii")
+    else:
+        request_id = _random_ids.next()
+    if scope.get("http_version") not in _SUPPORTED_HTTP_VERSIONS:
+        return request_id, (400, b'{"detail":"Unsupported HTTP version"}')
+    if len(headers) > MAX_HEADER_FIELDS or size > MAX_HEADER_BYTES:
+        return request_id, (431, b'{"detail":"Request Header Fields Too Large"}')
     if len(scope.get("raw_path") or b"") + len(scope.get("query_string", b"")) > MAX_TARGET_BYTES:
-        return 414, b'{"detail":"URI Too Long"}'
-    return None
+        return request_id, (414, b'{"detail":"URI Too Long"}')
+    return request_id, None
 
 
 error_logger = logging.getLogger("app.error")
@@ -115,9 +124,8 @@ class HttpMetrics:
             registry=self.registry,
         ).labels(version=version, env=env).set(1)
         # Label children cached by their label values: `labels()` takes a lock and builds a
-        # tuple each call, a dict lookup does not. The key sets are bounded (see module doc).
-        self._counters: dict[tuple[str, str, int], Any] = {}
-        self._histograms: dict[tuple[str, str], Any] = {}
+        # tuple each call, a dict lookup does not. The key set is bounded (see module doc).
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe(
         self,
@@ -127,31 +135,21 @@ class HttpMetrics:
         seconds: float,
         exemplar: dict[str, str] | None = None,
     ) -> None:
-        counter = self._counters.get((method, endpoint, status))
-        if counter is None:
-            counter = self.requests.labels(method, endpoint, str(status))
-            self._counters[(method, endpoint, status)] = counter
-        counter.inc()
-        histogram = self._histograms.get((method, endpoint))
-        if histogram is None:
-            histogram = self.duration.labels(method, endpoint)
-            self._histograms[(method, endpoint)] = histogram
+        children = self._children.get((method, endpoint, status))
+        if children is None:
+            children = (
+                self.requests.labels(method, endpoint, str(status)),
+                self.duration.labels(method, endpoint),
+            )
+            self._children[(method, endpoint, status)] = children
+        children[0].inc()
         # The exemplar (the trace of a sampled request) shows only in the OpenMetrics format.
-        histogram.observe(seconds, exemplar)
+        children[1].observe(seconds, exemplar)
 
     def exposition(self, accept: str) -> tuple[bytes, str]:
         """Render the registry as Prometheus text, or OpenMetrics when `accept` asks for it."""
         encoder, content_type = choose_encoder(accept)
         return encoder(self.registry), content_type
-
-
-def _request_id(scope: Scope) -> str:
-    for name, value in scope["headers"]:
-        if name == b"x-request-id":
-            if _SANE_REQUEST_ID.fullmatch(value):
-                return value.decode("ascii")
-            break
-    return _random_ids.next()
 
 
 class _RandomIds:
@@ -271,7 +269,7 @@ class RequestMiddleware:
             return
 
         start = time.perf_counter()
-        request_id = _request_id(scope)
+        request_id, refusal = _read_headers(scope)
         request_id_header = (b"x-request-id", request_id.encode("ascii"))
         token = REQUEST_ID.set(request_id)
         traced = _recording_span(scope) if self.tracing else None
@@ -295,7 +293,6 @@ class RequestMiddleware:
 
         self.metrics.in_flight += 1
         try:
-            refusal = _refusal(scope)
             if refusal is None:
                 await self.app(scope, receive, send_wrapper)
             else:
