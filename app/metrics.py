@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import time
+from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any
 
@@ -25,14 +26,16 @@ import orjson
 from opentelemetry.trace import Span, get_current_span
 from prometheus_client import (
     CollectorRegistry,
-    Counter,
     Gauge,
-    Histogram,
     gc_collector,
     platform_collector,
     process_collector,
 )
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.samples import Exemplar
+from prometheus_client.utils import floatToGoString
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.health import HealthState
@@ -87,6 +90,68 @@ def _read_headers(scope: Scope) -> tuple[str, tuple[int, bytes] | None]:
 error_logger = logging.getLogger("app.error")
 
 
+_REQUESTS_HELP = "HTTP requests by method, route template and status code."
+_DURATION_HELP = "Time from request start to the end of the response, by method and route template."
+# The `le` label of each bucket as prometheus-client's Histogram writes it, +Inf last.
+_BUCKET_LABELS = (*(floatToGoString(bound) for bound in DURATION_BUCKETS), "+Inf")
+
+
+class _RouteStats:
+    """Requests by status and the latency histogram of one (method, endpoint)."""
+
+    __slots__ = ("buckets", "exemplars", "statuses", "sum")
+
+    def __init__(self) -> None:
+        self.statuses: dict[int, int] = {}
+        self.buckets = [0] * len(
+            _BUCKET_LABELS
+        )  # not cumulative: bucket i counts bound i-1 < x <= bound i
+        self.exemplars: list[Exemplar | None] = [None] * len(_BUCKET_LABELS)
+        self.sum = 0.0
+
+
+class _RequestCollector(Collector):
+    """`http_requests_total` and `http_request_duration_seconds`, built at scrape time.
+
+    prometheus-client's Counter and Histogram children lock per update and take five
+    Python calls for the two updates a request makes; under load that was about 3 % of the
+    request. The middleware updates these plain counters instead, always from the event
+    loop's thread, and the families below (prometheus-client's custom-collector types) turn
+    them into exactly the samples a Counter and a Histogram with these labels would expose.
+    """
+
+    def __init__(self, stats: dict[tuple[str, str], _RouteStats]) -> None:
+        self._stats = stats
+
+    def describe(self) -> list[Metric]:
+        return [
+            CounterMetricFamily("http_requests", _REQUESTS_HELP, labels=()),
+            HistogramMetricFamily("http_request_duration_seconds", _DURATION_HELP, labels=()),
+        ]
+
+    def collect(self) -> list[Metric]:
+        requests = CounterMetricFamily(
+            "http_requests", _REQUESTS_HELP, labels=("method", "endpoint", "status")
+        )
+        duration = HistogramMetricFamily(
+            "http_request_duration_seconds", _DURATION_HELP, labels=("method", "endpoint")
+        )
+        # list(): a snapshot taken without running Python code, so a scrape from another
+        # thread never iterates a dict the event loop is growing.
+        for (method, endpoint), stats in list(self._stats.items()):
+            for status, count in list(stats.statuses.items()):
+                requests.add_metric((method, endpoint, str(status)), float(count))
+            buckets: list[Any] = []
+            cumulative = 0.0
+            for label, count, exemplar in zip(
+                _BUCKET_LABELS, list(stats.buckets), list(stats.exemplars), strict=True
+            ):
+                cumulative += count
+                buckets.append((label, cumulative, exemplar) if exemplar else (label, cumulative))
+            duration.add_metric((method, endpoint), buckets, stats.sum)
+        return [requests, duration]
+
+
 class HttpMetrics:
     """The service's metrics in their own `CollectorRegistry`, so app instances never clash."""
 
@@ -95,19 +160,9 @@ class HttpMetrics:
         process_collector.ProcessCollector(registry=self.registry)
         gc_collector.GCCollector(registry=self.registry)
         platform_collector.PlatformCollector(registry=self.registry)
-        self.requests = Counter(
-            "http_requests_total",
-            "HTTP requests by method, route template and status code.",
-            ("method", "endpoint", "status"),
-            registry=self.registry,
-        )
-        self.duration = Histogram(
-            "http_request_duration_seconds",
-            "Time from request start to the end of the response, by method and route template.",
-            ("method", "endpoint"),
-            buckets=DURATION_BUCKETS,
-            registry=self.registry,
-        )
+        # Keyed by (method, endpoint): bounded sets, see the module docstring.
+        self._stats: dict[tuple[str, str], _RouteStats] = {}
+        self.registry.register(_RequestCollector(self._stats))
         self.in_progress = Gauge(
             "http_requests_in_progress",
             "HTTP requests being served right now.",
@@ -123,9 +178,6 @@ class HttpMetrics:
             ("version", "env"),
             registry=self.registry,
         ).labels(version=version, env=env).set(1)
-        # Label children cached by their label values: `labels()` takes a lock and builds a
-        # tuple each call, a dict lookup does not. The key set is bounded (see module doc).
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe(
         self,
@@ -135,16 +187,19 @@ class HttpMetrics:
         seconds: float,
         exemplar: dict[str, str] | None = None,
     ) -> None:
-        children = self._children.get((method, endpoint, status))
-        if children is None:
-            children = (
-                self.requests.labels(method, endpoint, str(status)),
-                self.duration.labels(method, endpoint),
-            )
-            self._children[(method, endpoint, status)] = children
-        children[0].inc()
-        # The exemplar (the trace of a sampled request) shows only in the OpenMetrics format.
-        children[1].observe(seconds, exemplar)
+        """Count one request and its latency. Called from the event loop's thread only."""
+        stats = self._stats.get((method, endpoint))
+        if stats is None:
+            stats = self._stats[(method, endpoint)] = _RouteStats()
+        statuses = stats.statuses
+        statuses[status] = statuses.get(status, 0) + 1
+        # The first bucket whose bound is >= seconds, as Histogram.observe picks it.
+        index = bisect_left(DURATION_BUCKETS, seconds)
+        stats.buckets[index] += 1
+        stats.sum += seconds
+        if exemplar:
+            # The trace of a sampled request; shown only in the OpenMetrics format.
+            stats.exemplars[index] = Exemplar(exemplar, seconds, time.time())
 
     def exposition(self, accept: str) -> tuple[bytes, str]:
         """Render the registry as Prometheus text, or OpenMetrics when `accept` asks for it."""
