@@ -103,9 +103,8 @@ class _RouteStats:
 
     def __init__(self) -> None:
         self.statuses: dict[int, int] = {}
-        self.buckets = [0] * len(
-            _BUCKET_LABELS
-        )  # not cumulative: bucket i counts bound i-1 < x <= bound i
+        # Not cumulative: bucket i counts the observations x with bound i-1 < x <= bound i.
+        self.buckets = [0] * len(_BUCKET_LABELS)
         self.exemplars: list[Exemplar | None] = [None] * len(_BUCKET_LABELS)
         self.sum = 0.0
 
@@ -114,10 +113,11 @@ class _RequestCollector(Collector):
     """`http_requests_total` and `http_request_duration_seconds`, built at scrape time.
 
     prometheus-client's Counter and Histogram children lock per update and take five
-    Python calls for the two updates a request makes; under load that was about 3 % of the
-    request. The middleware updates these plain counters instead, always from the event
-    loop's thread, and the families below (prometheus-client's custom-collector types) turn
-    them into exactly the samples a Counter and a Histogram with these labels would expose.
+    Python calls for the two updates a request makes; under load that was 1-3 % of a
+    request (bench/PROFILE.md). The middleware updates these plain counters instead,
+    always from the event loop's thread, and the families below (prometheus-client's
+    custom-collector types) turn them into exactly the samples a Counter and a Histogram
+    with these labels would expose.
     """
 
     def __init__(self, stats: dict[tuple[str, str], _RouteStats]) -> None:
