@@ -124,7 +124,9 @@ def _business_routes_first(app: FastAPI) -> None:
     each (about 0.6 us under load), and FastAPI puts its docs routes first, at construction.
     No two of this app's paths overlap, so the order changes only the cost of a request:
     the business routes that carry the traffic match first, the probes (a few per minute)
-    next, and the docs (read by people) last. A 404 still tries every route.
+    next, and the docs (read by people) last. A 404 still tries every route. A route whose
+    path could overlap another (a catch-all such as `/{path:path}`) belongs after this call,
+    where nothing is reordered past it.
     """
     docs = {app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
     docs.discard(None)
