@@ -370,3 +370,22 @@ A Prometheus duration ("30s", "1m30s", "500ms") in seconds, for comparisons.
 {{- end }}
 {{- $total }}
 {{- end }}
+
+{{/*
+The Deployment's replicas. Without an HPA: replicaCount. With one, the HPA owns the count, but
+leaving `replicas` out makes a new release start with one pod (below minReplicas and the PDB
+until the HPA's next sync) and makes an upgrade from a fixed count drop to one pod. So: the live
+count of the release's Deployment, kept within [minReplicas, maxReplicas], and minReplicas when
+there is none (a first install, or `helm template` without a cluster).
+*/}}
+{{- define "production-api.replicas" -}}
+{{- if .Values.autoscaling.enabled }}
+{{- $min := int .Values.autoscaling.minReplicas }}
+{{- $max := int .Values.autoscaling.maxReplicas }}
+{{- $live := lookup "apps/v1" "Deployment" .Release.Namespace (include "production-api.fullname" .) }}
+{{- $current := int (dig "spec" "replicas" $min ($live | default dict)) }}
+{{- max $min (min $max $current) }}
+{{- else }}
+{{- .Values.replicaCount }}
+{{- end }}
+{{- end }}
