@@ -1,7 +1,7 @@
 .DEFAULT_GOAL := help
 SHELL := /usr/bin/env bash
 
-.PHONY: help run test lint image smoke kind-smoke cluster-smoke cluster-down bench lock reliability-report
+.PHONY: help run test lint image smoke kind-smoke cluster-smoke cluster-soak cluster-down bench lock reliability-report
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -27,6 +27,10 @@ kind-smoke: ## Smoke test on a throw-away kind cluster (needs docker)
 cluster-smoke: ## Smoke test on the project's own single-node cluster (root; KEEP_CLUSTER=1 keeps it)
 	./ci/install-tools.sh
 	./ci/cluster/smoke.sh
+
+cluster-soak: ## Run the cluster smoke test SOAK_RUNS times (default 10) and report each run (root; not in make test)
+	./ci/install-tools.sh
+	./ci/cluster/soak.sh
 
 cluster-down: ## Stop the cluster kept by KEEP_CLUSTER=1 make cluster-smoke; restore the host
 	./ci/cluster/down.sh

@@ -15,3 +15,86 @@ export HELM_DATA_HOME="$TOOLS_CACHE/helm/data"
 export PATH="$PY_VENV/bin:$TOOLS_BIN:$PATH"
 
 log() { printf '==> %s\n' "$*" >&2; }
+
+# ---------------------------------------------------------------------------------------------
+# Named steps and a failure that reads itself, for scripts that run a sequence of steps
+# (ci/smoke.sh, ci/cluster/smoke.sh). `steps_begin NAME` in the script, then:
+#   step WHAT      logs WHAT and makes it the current step (its time is recorded)
+#   fail MESSAGE   stops the script; MESSAGE is the error of the current step
+# A command that fails under `set -e` becomes the error too: its text, exit status and line.
+# `steps_failed` in the exit trap marks where the failed step's output ends;
+# `steps_report` prints the report block (the step, the error, the step's last output lines);
+# `steps_times` prints "<seconds>\t<step>" per finished step; `steps_end` ends the recording.
+# The script's stderr is copied to a file so that the report can quote what the step printed.
+
+steps_begin() {
+  STEPS_SCRIPT="$1"
+  STEP=""
+  STEP_ERROR=""
+  STEP_STARTED=$SECONDS
+  STEP_OUTPUT_FROM=0
+  STEP_TIMES=()
+  STEPS_STDERR="$(mktemp)"
+  exec 2> >(tee -a "$STEPS_STDERR" >&2)
+  set -E
+  trap 'steps_on_error "$?" "${BASH_SOURCE[0]}:$LINENO" "$BASH_COMMAND"' ERR
+}
+
+step() {
+  steps_close
+  STEP="$*"
+  STEP_STARTED=$SECONDS
+  STEP_OUTPUT_FROM="$(stat -c %s "$STEPS_STDERR")"
+  log "$*"
+}
+
+# steps_close: records the current step's time; no step is current afterwards.
+steps_close() {
+  if [[ -n "$STEP" ]]; then
+    STEP_TIMES+=("$((SECONDS - STEP_STARTED))	$STEP")
+  fi
+  STEP=""
+}
+
+fail() {
+  STEP_ERROR="$*"
+  printf '%s: FAIL: %s\n' "$STEPS_SCRIPT" "$*" >&2
+  exit 1
+}
+
+# steps_on_error STATUS WHERE COMMAND: the ERR trap. Only the first error of a step counts
+# (the ERR trap also fires in the callers of a failed function).
+steps_on_error() {
+  [[ -z "$STEP_ERROR" ]] || return 0
+  STEP_ERROR="\`$3\` exited $1 ($(realpath --relative-to="$REPO_ROOT" "${2%:*}"):${2##*:})"
+}
+
+# steps_failed: marks the end of the failed step's output, before the exit trap prints more
+# (diagnostics). The copy of stderr is written by tee: it is given a moment to catch up.
+steps_failed() {
+  sleep 0.2
+  STEP_OUTPUT_TO="$(stat -c %s "$STEPS_STDERR")"
+}
+
+# steps_report: the report block; nothing when no step failed.
+steps_report() {
+  [[ -n "$STEP" ]] || return 0
+  printf '%s: FAILED step: %s\n' "$STEPS_SCRIPT" "$STEP"
+  printf '%s: error: %s\n' "$STEPS_SCRIPT" "${STEP_ERROR:-interrupted}"
+  printf '%s: last output of the step:\n' "$STEPS_SCRIPT"
+  head -c "${STEP_OUTPUT_TO:-$(stat -c %s "$STEPS_STDERR")}" "$STEPS_STDERR" |
+    tail -c +"$((STEP_OUTPUT_FROM + 1))" | grep -v "^$STEPS_SCRIPT: FAIL: " |
+    tail -n 12 | sed 's/^/    | /'
+}
+
+steps_times() {
+  if ((${#STEP_TIMES[@]})); then
+    printf '%s\n' "${STEP_TIMES[@]}"
+  fi
+}
+
+# steps_end: no more error recording (for the exit trap's own clean-up commands).
+steps_end() {
+  trap - ERR
+  rm -f "$STEPS_STDERR"
+}

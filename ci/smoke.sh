@@ -30,8 +30,9 @@
 # (the file that collector writes its spans to, OTLP JSON lines) the checkout's chart is
 # installed with tracing on, and one request with a known traceparent through the Service must
 # arrive there as its server span.
-# On failure: events, `describe` and logs of everything labelled app.kubernetes.io/instance.
-# The release and (by default) its namespace are removed on exit.
+# On failure: events, `describe` and logs of everything labelled app.kubernetes.io/instance,
+# then, as the last lines, the step that failed, its error and what it printed last.
+# The release and (by default) its namespace are removed on exit; KEEP=1 installs it again.
 #
 # Environment (defaults in brackets):
 #   RELEASE [production-api]  NAMESPACE [production-api-smoke]
@@ -50,7 +51,10 @@
 #   MONITORING_NAMESPACE [monitoring]  MONITORING_RELEASE [kube-prometheus-stack]
 #   PROM_OPERATOR_IMAGE, PROM_CONFIG_RELOADER_IMAGE, PROMETHEUS_IMAGE  (ci/monitoring-stack.sh)
 #   SMOKE_TRACING_ENDPOINT, SMOKE_TRACING_SPANS  a collector for the tracing check (optional)
-#   KEEP=1                  leave the release and namespace in place
+#   KEEP=1                  after proving the uninstall, install the release again (prod
+#                           overlay, the chart every upgrade installs) and leave it running
+#   SMOKE_REPORT            a file for the failure report (failed step, its error, its output)
+#   SMOKE_STEP_TIMES        a file for each step's seconds ("<seconds>\t<step>" lines)
 set -euo pipefail
 
 # shellcheck source=ci/lib.sh
@@ -80,6 +84,8 @@ PREVIOUS_IMAGE_DIGEST="${PREVIOUS_IMAGE_DIGEST:-}"
 SMOKE_MONITORING="${SMOKE_MONITORING:-1}"
 SMOKE_TRACING_ENDPOINT="${SMOKE_TRACING_ENDPOINT:-}"
 SMOKE_TRACING_SPANS="${SMOKE_TRACING_SPANS:-}"
+SMOKE_REPORT="${SMOKE_REPORT:-}"
+SMOKE_STEP_TIMES="${SMOKE_STEP_TIMES:-}"
 MONITORING_NAMESPACE="${MONITORING_NAMESPACE:-monitoring}"
 MONITORING_RELEASE="${MONITORING_RELEASE:-kube-prometheus-stack}"
 export MONITORING_NAMESPACE MONITORING_RELEASE
@@ -94,18 +100,9 @@ WORK="$(mktemp -d)"
 PF_PID=""
 PROM_PF_PID=""
 PROM_URL=""
-STEP="start"
 
 kc() { kubectl --namespace "$NAMESPACE" "$@"; }
 hm() { helm --namespace "$NAMESPACE" "$@"; }
-step() {
-  STEP="$*"
-  log "$*"
-}
-fail() {
-  printf 'smoke: FAIL: %s\n' "$*" >&2
-  exit 1
-}
 
 # wait_until SECONDS CMD...: retries CMD every second; returns 1 after SECONDS.
 wait_until() {
@@ -156,6 +153,8 @@ dump_diagnostics() {
 cleanup() {
   local rc=$?
   set +e
+  trap - ERR
+  if ((rc == 0)); then steps_close; else steps_failed; fi
   [[ -n "$PF_PID" ]] && kill "$PF_PID" 2>/dev/null
   [[ -n "$PROM_PF_PID" ]] && kill "$PROM_PF_PID" 2>/dev/null
   if ((rc != 0)); then
@@ -171,9 +170,17 @@ cleanup() {
       "$REPO_ROOT/ci/monitoring-stack.sh" down >/dev/null 2>&1
     fi
   fi
+  [[ -n "$SMOKE_STEP_TIMES" ]] && steps_times >"$SMOKE_STEP_TIMES"
+  # The last lines: which step failed and why (after the diagnostics, for a terminal).
+  if ((rc != 0)); then
+    steps_report >&2
+    [[ -n "$SMOKE_REPORT" ]] && steps_report >"$SMOKE_REPORT"
+  fi
+  steps_end
   rm -rf "$WORK"
   exit "$rc"
 }
+steps_begin smoke
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -691,6 +698,18 @@ if ! wait_until "$WAIT_SECONDS" nothing_left; then
 fi
 [[ -z "$(kc get secrets -l "owner=helm,name=$RELEASE" -o name)" ]] ||
   fail "Helm's release records are left after uninstall"
+
+# ---------------------------------------------------------------------------------------------
+if [[ "$KEEP" == 1 ]]; then
+  step "the release installed again to be kept (prod overlay)"
+  hm install "$RELEASE" "${chart_args[@]}" \
+    --values "$CHART/values-prod.yaml" "${image_args[@]}" \
+    --wait --timeout "$HELM_TIMEOUT"
+  kc rollout status "$deployment" --timeout "$ROLLOUT_TIMEOUT"
+  check_digest "$IMAGE_DIGEST"
+  prom_targets
+  log "kept: release $RELEASE in namespace $NAMESPACE, $(kc get "$deployment" -o jsonpath='{.status.readyReplicas}') pods ready"
+fi
 
 step "done"
 log "smoke test passed"

@@ -151,6 +151,23 @@ def host_state() -> dict[str, str]:
     }
 
 
+def failure_report(output: str) -> str:
+    """A failed smoke run's message, read top-down: the step that failed and its error (the
+    run's own report block), the full log's path, then the end of the output (diagnostics)."""
+    lines = output.splitlines()
+    starts = [i for i, line in enumerate(lines) if re.match(r"[a-z-]+: FAILED step: ", line)]
+    report: list[str] = []
+    if starts:
+        for line in lines[starts[-1] :]:
+            if not re.match(r"([a-z-]+: |    \| )", line):
+                break
+            report.append(line)
+    else:
+        report.append("(the run printed no failure report)")
+    report += [line for line in lines if line.startswith("cluster-smoke: full log: ")][-1:]
+    return "\n".join([*report, "--- the end of the output ---", output[-8000:]])
+
+
 @dataclass
 class SmokeRun:
     before: dict[str, str]
@@ -200,7 +217,7 @@ def smoke() -> Iterator[SmokeRun]:
 
 
 def test_cluster_smoke_passes(smoke: SmokeRun) -> None:
-    assert smoke.proc.returncode == 0, smoke.output[-15000:]
+    assert smoke.proc.returncode == 0, failure_report(smoke.output)
     assert "smoke test passed" in smoke.output
     # Every load phase sent requests and none failed.
     loads = re.findall(r"^load (.+): requests=(\d+) failed=(\d+)$", smoke.proc.stdout, re.M)
@@ -267,13 +284,13 @@ def test_smoke_proved_scraping_through_the_real_operator(smoke: SmokeRun) -> Non
     install and upgrade, the series, every dashboard/rule query, and a real alert."""
     out = smoke.output
     assert re.search(r"Prometheus Operator v[\d.]+ and Prometheus v[\d.]+ ready", out)
-    # dev (1 pod), staging (2), prod (3), prod after the alert test: the exact pod sets.
     targets = re.findall(
         r"prometheus: (\d+) targets up, found by Kubernetes service discovery "
         r"\(serviceMonitor/production-api-smoke/production-api/0\), labels (.*);",
         out,
     )
-    assert [int(n) for n, _ in targets] == [1, 2, 3, 3], targets
+    # dev (1 pod), staging (2), prod (3), prod after the alert test, the kept release (3).
+    assert [int(n) for n, _ in targets] == [1, 2, 3, 3, 3], targets
     for _, labels in targets:
         for label in ("'namespace'", "'service'", "'pod'", "'job'"):
             assert label in labels
@@ -284,6 +301,94 @@ def test_smoke_proved_scraping_through_the_real_operator(smoke: SmokeRun) -> Non
     )
     states = re.findall(r"alert ProductionApiTargetMissing (firing|inactive) after", out)
     assert states == ["inactive", "firing", "inactive"], states
+
+
+def test_smoke_keeps_its_whole_output_and_step_times(smoke: SmokeRun) -> None:
+    """The run's output is in the state directory, whole, with every step's seconds."""
+    log = STATE / "smoke.log"
+    assert f"cluster-smoke: full log: {log}" not in smoke.output  # printed on failure only
+    kept = log.read_text()
+    for line in ("==> helm test", "smoke test passed", "cluster smoke test: passed"):
+        assert line in kept, line
+    steps = [line.split("\t", 1) for line in (STATE / "step-times.tsv").read_text().splitlines()]
+    names = [name for _, name in steps]
+    for name in ("cluster up (ci/cluster/up.sh)", "helm test", "ci/smoke.sh", "done"):
+        assert name in names, names
+    assert all(seconds.isdigit() for seconds, _ in steps), steps
+
+
+def test_kept_cluster_keeps_the_release_running(smoke: SmokeRun) -> None:
+    """KEEP_CLUSTER=1: after its uninstall was proven, the release is installed again (prod
+    overlay, the released chart) and left Ready, scraped by the kept Prometheus."""
+    assert smoke.proc.returncode == 0, "the smoke run failed"
+    assert "helm uninstall leaves nothing behind" in smoke.output
+    deployment = kubectl(
+        "get",
+        "deployments",
+        "-n",
+        "production-api-smoke",
+        "-l",
+        "app.kubernetes.io/instance=production-api",
+        "-o",
+        "jsonpath={.items[0].spec.replicas} {.items[0].status.readyReplicas} "
+        "{.items[0].metadata.labels.helm\\.sh/chart}",
+    )
+    assert deployment.returncode == 0, deployment.stderr
+    current = run([str(REPO_ROOT / "ci" / "version.sh"), "current"], 30).stdout.strip()
+    assert deployment.stdout.split() == ["3", "3", f"production-api-{current}"], deployment.stdout
+    env = kubectl(
+        "get",
+        "deployments",
+        "-n",
+        "production-api-smoke",
+        "-o",
+        "jsonpath={.items[0].spec.template.spec.containers[0].env[?(@.name=='APP_ENV')].value}",
+    )
+    assert env.stdout == "production", env.stdout + env.stderr
+    prometheus = kubectl("get", "pods", "-n", "monitoring", "--no-headers")
+    assert prometheus.returncode == 0 and " Running " in prometheus.stdout, prometheus.stdout
+
+
+def test_a_broken_step_names_itself_first(smoke: SmokeRun, tmp_path: Path) -> None:
+    """A `helm test` pod that exits 1 (the checkout's chart with its test pod broken on
+    purpose): the failure message's first line names that step, the second its error, and
+    the test pod's own output follows."""
+    assert smoke.proc.returncode == 0, "the smoke run failed"
+    chart = tmp_path / "production-api"
+    subprocess.run(
+        ["cp", "-r", str(REPO_ROOT / "charts" / "production-api"), str(chart)], check=True
+    )
+    test_pod = chart / "templates" / "tests" / "test-connection.yaml"
+    text = test_pod.read_text()
+    marker = "          import os, sys, time, urllib.request\n"
+    assert marker in text
+    test_pod.write_text(
+        text.replace(marker, marker + "          sys.exit('broken on purpose')\n", 1)
+    )
+    current = run([str(REPO_ROOT / "ci" / "version.sh"), "current"], 30).stdout.strip()
+    proc = run(
+        ["nsenter", f"--net=/run/netns/{NETNS}", "--", str(REPO_ROOT / "ci" / "smoke.sh")],
+        timeout=300,
+        env=cluster_env(
+            KUBECONFIG=str(KUBECONFIG),
+            PATH=f"{CLUSTER_BIN}:{os.environ['PATH']}",
+            CHART=str(chart),
+            RELEASE="broken",
+            NAMESPACE="smoke-broken",
+            IMAGE_REPOSITORY="10.88.0.1:5000/production-api",
+            IMAGE_TAG=current,
+            HELM_TIMEOUT="60s",
+            SMOKE_MONITORING="0",
+            PROM_CRDS=str(next((CACHE / "schemas").glob("prometheus-operator-*"))),
+            GATEWAY_CRDS=str(next((CACHE / "schemas").glob("gateway-api-*"))),
+        ),
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-5000:]
+    message = failure_report(out).splitlines()
+    assert message[0] == "smoke: FAILED step: helm test", message[:5]
+    assert message[1] == "smoke: error: helm test failed", message[:5]
+    assert any("broken on purpose" in line for line in message[2:15]), message[:15]
 
 
 def test_cluster_lives_in_its_own_network_namespace(smoke: SmokeRun) -> None:
