@@ -39,7 +39,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from app.metrics import PROBE_ENDPOINTS
+from app.health import PROBE_ENDPOINTS
 from app.settings import Settings
 
 logger = logging.getLogger("app.tracing")
