@@ -21,6 +21,10 @@ from fastapi.responses import Response
 
 logger = logging.getLogger("app.health")
 
+# The paths of the probes and the scrape: requests the platform makes all the time, so they
+# are access-logged at debug and left untraced unless asked for.
+PROBE_ENDPOINTS = frozenset({"/health", "/readiness", "/metrics"})
+
 _JSON = "application/json"
 _HEALTH_OK = orjson.dumps({"status": "ok"})
 

@@ -19,7 +19,8 @@ from fastapi.telemetry import TelemetryConfig
 from app import __version__
 from app.health import HealthState, ReadinessChecker
 from app.health import add_routes as add_health_routes
-from app.metrics import HttpMetrics, RequestMiddleware
+from app.metrics import HttpMetrics
+from app.middleware import RequestMiddleware
 from app.routes import info, items
 from app.settings import Settings
 

@@ -109,7 +109,7 @@ def build_server(app: FastAPI, settings: Settings) -> DrainingServer:
         reload=False,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
-        # Access lines come from app.metrics.RequestMiddleware (with duration and request id).
+        # Access lines come from app.middleware.RequestMiddleware (with duration and request id).
         access_log=False,
         # Logging is configured by app.logging; uvicorn must not install its own handlers.
         log_config=None,

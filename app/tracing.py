@@ -10,6 +10,9 @@ Spans leave in the background, in batches, from a bounded queue (the SDK's batch
 and OTLP/HTTP exporter). A request never waits for the collector: a full queue drops the
 span instead, and every dropped span is counted in `tracing_spans_dropped_total`. Stopping
 waits at most `SHUTDOWN_FLUSH_SECONDS` for the spans still queued.
+
+Over 250 lines because the span accounting (a processor and an exporter wrapper feeding
+three metrics) belongs with the provider it wraps.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from app.metrics import PROBE_ENDPOINTS
+from app.health import PROBE_ENDPOINTS
 from app.settings import Settings
 
 logger = logging.getLogger("app.tracing")

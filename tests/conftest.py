@@ -1,10 +1,9 @@
-"""Shared fixtures: free loopback ports and the real service as a `python -m app` subprocess.
+"""Shared fixtures: free loopback ports, the real service, and a real trace collector.
 
-`start_app(**env)` runs the service exactly as the container does (`python -m app`, with the
-interpreter running the tests), bound to 127.0.0.1 on a free port, waits until `/health`
-answers, and returns an `AppProcess`. Every process a test started is stopped by its PID at
-teardown (SIGTERM, then SIGKILL if it does not exit in time). Environment variables of the
-service that happen to be set in the calling shell are removed, so only the test decides.
+`start_app(**env)` starts `python -m app` on 127.0.0.1 on a free port from a clean
+environment and waits until `/health` answers (see tests/support/appproc.py); every process
+a test started is stopped by its PID at teardown (SIGTERM, then SIGKILL if it does not exit
+in time).
 
 Example::
 
@@ -22,15 +21,11 @@ receives to a JSON-lines file, which `Collector.spans()` reads back.
 
 from __future__ import annotations
 
-import http.client
 import json
-import os
 import shutil
 import signal
 import socket
 import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -38,220 +33,53 @@ from typing import Any
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-# Every variable the service reads (see app/settings.py); scrubbed from inherited env.
-APP_ENV_VARS = (
-    "APP_NAME",
-    "APP_ENV",
-    "APP_VERSION",
-    "HOST",
-    "PORT",
-    "LOG_LEVEL",
-    "LOG_FORMAT",
-    "ACCESS_LOG_PROBES",
-    "SHUTDOWN_DRAIN_SECONDS",
-    "SHUTDOWN_TIMEOUT_SECONDS",
-    "READINESS_DEPENDENCIES",
-    "READINESS_TIMEOUT_SECONDS",
-    "READINESS_CACHE_SECONDS",
-    "CORS_ORIGINS",
-    "DOCS_ENABLED",
-    "FORWARDED_ALLOW_IPS",
-    "FASTAPI_TELEMETRY",
-    "TRACING_PROBES",
-    "OTEL_SDK_DISABLED",
-    "OTEL_TRACES_EXPORTER",
-    "OTEL_EXPORTER_OTLP_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_PROTOCOL",
-    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-    "OTEL_EXPORTER_OTLP_HEADERS",
-    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
-    "OTEL_EXPORTER_OTLP_TIMEOUT",
-    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
-    "OTEL_EXPORTER_OTLP_COMPRESSION",
-    "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
-    "OTEL_SERVICE_NAME",
-    "OTEL_RESOURCE_ATTRIBUTES",
-    "OTEL_TRACES_SAMPLER",
-    "OTEL_TRACES_SAMPLER_ARG",
-    "OTEL_PROPAGATORS",
-    "OTEL_BSP_SCHEDULE_DELAY",
-    "OTEL_BSP_MAX_QUEUE_SIZE",
-    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+from tests.support import appproc
+from tests.support.appproc import (
+    DEFAULT_READY_TIMEOUT,
+    DEFAULT_STOP_TIMEOUT,
+    REPO_ROOT,
+    AppProcess,
 )
 
-DEFAULT_READY_TIMEOUT = 30.0
-DEFAULT_STOP_TIMEOUT = 30.0
+# What tests need beyond the project's Python venv, as the markers pyproject.toml registers:
+# `cluster` (the project's test cluster: root, Linux), `image` (builds and runs the container
+# image with podman), `toolchain` (binaries ci/install-tools.sh installs: helm, promtool,
+# otelcol-test, shellcheck, checkov...). By path prefix, and by the fixtures a test uses.
+NEEDS_BY_PATH = {
+    "tests/cluster/": ("cluster", "image", "toolchain"),
+    "tests/image/test_image.py": ("image", "toolchain"),
+    "tests/image/test_image_lint.py": ("toolchain",),
+    "tests/chart/": ("toolchain",),
+    "tests/monitoring/": ("toolchain",),
+    "tests/lint/": ("toolchain",),
+    "tests/bench/": ("toolchain",),
+    "tests/reliability/test_bad_values_corpus.py": ("toolchain",),
+    "tests/reliability/test_checkov_policy.py": ("toolchain",),
+    "tests/reliability/test_pod_security_restricted.py": ("toolchain",),
+}
+NEEDS_BY_FIXTURE = {"collector": ("toolchain",)}
 
 
-def find_free_port() -> int:
-    """A TCP port on 127.0.0.1 that the OS just reported free (bind to port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def app_environment(**overrides: object) -> dict[str, str]:
-    """The inherited environment without the service's variables, plus `overrides`.
-
-    HOST defaults to 127.0.0.1 so nothing listens beyond loopback; PYTHONPATH points at the
-    repository so `python -m app` imports this checkout.
-    """
-    env = {key: value for key, value in os.environ.items() if key not in APP_ENV_VARS}
-    env["HOST"] = "127.0.0.1"
-    env["PYTHONUNBUFFERED"] = "1"
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    )
-    env.update({key: str(value) for key, value in overrides.items()})
-    return env
-
-
-class AppProcess:
-    """A running `python -m app`; stdout/stderr are collected line by line in the background."""
-
-    def __init__(self, popen: subprocess.Popen[str], port: int) -> None:
-        self.popen = popen
-        self.port = port
-        self.host = "127.0.0.1"
-        self._stdout: list[str] = []
-        self._stderr: list[str] = []
-        self._readers = [
-            threading.Thread(target=self._pump, args=(popen.stdout, self._stdout), daemon=True),
-            threading.Thread(target=self._pump, args=(popen.stderr, self._stderr), daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    @staticmethod
-    def _pump(stream: Any, sink: list[str]) -> None:
-        # Reading continuously keeps a chatty server from blocking on a full pipe.
-        for line in stream:
-            sink.append(line.rstrip("\n"))
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def returncode(self) -> int | None:
-        return self.popen.poll()
-
-    def stdout_lines(self) -> list[str]:
-        """Lines written to stdout so far (after `wait`/`stop`: all of them)."""
-        return list(self._stdout)
-
-    def stderr_text(self) -> str:
-        return "\n".join(self._stderr)
-
-    def json_lines(self) -> list[dict[str, Any]]:
-        """Every stdout line parsed with `json.loads` (raises if one is not JSON)."""
-        return [json.loads(line) for line in self.stdout_lines() if line]
-
-    def get(
-        self, path: str, headers: dict[str, str] | None = None, timeout: float = 10.0
-    ) -> tuple[int, bytes]:
-        """One GET on a fresh connection; returns (status, body)."""
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-        try:
-            conn.request("GET", path, headers=headers or {})
-            response = conn.getresponse()
-            return response.status, response.read()
-        finally:
-            conn.close()
-
-    def wait_ready(self, timeout: float = DEFAULT_READY_TIMEOUT, path: str = "/health") -> None:
-        """Poll `path` until it answers 200; fail early if the process exits."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.popen.poll() is not None:
-                self._join_readers()
-                raise RuntimeError(
-                    f"python -m app exited with {self.popen.returncode} before it was ready:\n"
-                    f"{self.stderr_text()}\n{chr(10).join(self._stdout)}"
-                )
-            try:
-                if self.get(path, timeout=1.0)[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise TimeoutError(f"python -m app not ready on port {self.port} within {timeout}s")
-
-    def send_signal(self, sig: int = signal.SIGTERM) -> None:
-        if self.popen.poll() is None:
-            os.kill(self.popen.pid, sig)
-
-    def wait(self, timeout: float = DEFAULT_STOP_TIMEOUT) -> int:
-        """Wait for the exit status (raises subprocess.TimeoutExpired) and drain the output."""
-        code = self.popen.wait(timeout=timeout)
-        self._join_readers()
-        return code
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = DEFAULT_STOP_TIMEOUT) -> int:
-        """Send `sig`, wait up to `timeout`, then SIGKILL; returns the exit status."""
-        self.send_signal(sig)
-        try:
-            return self.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            return self.wait(timeout)
-
-    def _join_readers(self) -> None:
-        for reader in self._readers:
-            reader.join(timeout=5)
-
-
-def launch_app(
-    port: int | None = None,
-    *,
-    wait: bool = True,
-    ready_timeout: float = DEFAULT_READY_TIMEOUT,
-    **env: object,
-) -> AppProcess:
-    """Start `python -m app` on 127.0.0.1 (free port unless given) with `env` on top.
-
-    `env` may override PORT too (e.g. an invalid value, with `wait=False`).
-    With `wait=False` it returns at once (for processes expected to fail start-up).
-    Prefer the `start_app` fixture, which also guarantees the process is stopped.
-    """
-    port = find_free_port() if port is None else port
-    popen = subprocess.Popen(
-        [sys.executable, "-m", "app"],
-        cwd=REPO_ROOT,
-        env=app_environment(**{"PORT": port, **env}),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        bufsize=1,
-    )
-    proc = AppProcess(popen, port)
-    if wait:
-        try:
-            proc.wait_ready(ready_timeout)
-        except BaseException:
-            proc.stop(signal.SIGKILL, timeout=10)
-            raise
-    return proc
-
-
-@pytest.fixture
-def app_env_vars() -> tuple[str, ...]:
-    """Names of every environment variable the service reads."""
-    return APP_ENV_VARS
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.path.resolve().relative_to(REPO_ROOT).as_posix()
+        needs = {
+            mark
+            for prefix, marks in NEEDS_BY_PATH.items()
+            if path.startswith(prefix)
+            for mark in marks
+        }
+        for fixture, marks in NEEDS_BY_FIXTURE.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                needs.update(marks)
+        for mark in sorted(needs):
+            item.add_marker(mark)
 
 
 @pytest.fixture
 def free_port() -> int:
     """A free TCP port on 127.0.0.1."""
-    return find_free_port()
+    return appproc.free_port()
 
 
 @pytest.fixture
@@ -269,7 +97,7 @@ def start_app() -> Iterator[Callable[..., AppProcess]]:
         ready_timeout: float = DEFAULT_READY_TIMEOUT,
         **env: object,
     ) -> AppProcess:
-        proc = launch_app(port, wait=wait, ready_timeout=ready_timeout, **env)
+        proc = appproc.launch_app(port, wait=wait, ready_timeout=ready_timeout, **env)
         started.append(proc)
         return proc
 
@@ -289,7 +117,7 @@ class Collector:
         if binary is None:
             pytest.fail("otelcol-test is not on PATH: run ci/install-tools.sh and source ci/lib.sh")
         self.host = host
-        self.port = find_free_port() if port is None else port
+        self.port = appproc.free_port() if port is None else port
         self.spans_file = workdir / f"spans-{self.port}.jsonl"
         self.log_file = workdir / f"otelcol-{self.port}.log"
         config = workdir / f"otelcol-{self.port}.yaml"

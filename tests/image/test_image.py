@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.appproc import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PODMAN = str(REPO_ROOT / "ci" / "podman.sh")
@@ -55,12 +56,6 @@ def podman(*args: str, timeout: float = 60, check: bool = True) -> subprocess.Co
             f"stdout: {proc.stdout[-3000:]}\nstderr: {proc.stderr[-3000:]}"
         )
     return proc
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def http_get(url: str, timeout: float = 5) -> tuple[int, str, dict[str, str]]:

@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 import yaml
-from promstack import CHART, PrometheusProcess, free_loopback_port
+from promstack import CHART, PrometheusProcess
+
+from tests.support.appproc import free_port
 
 
 def require_tool(name: str) -> str:
@@ -93,7 +95,7 @@ def start_prometheus(
             config["rule_files"] = [str(rules_file)]
         config_file = workdir / "prometheus.yml"
         config_file.write_text(yaml.safe_dump(config, sort_keys=False))
-        port = free_loopback_port()
+        port = free_port()
         log = workdir / "prometheus.log"
         with log.open("wb") as log_stream:
             popen = subprocess.Popen(

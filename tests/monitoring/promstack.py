@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -32,12 +31,6 @@ def find_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     found = [doc for doc in docs if doc.get("kind") == kind]
     assert len(found) == 1, f"expected one {kind}, rendered {len(found)}"
     return found[0]
-
-
-def free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PrometheusProcess:

@@ -1,4 +1,5 @@
-"""Fixtures of the reliability suite: figures collection and the app process factory.
+"""Fixtures of the reliability suite: figures collection (the app process factory,
+`start_app`, is the one of tests/conftest.py).
 
 Every test records the figures it measured with the `figures` fixture. When the environment
 variable RELIABILITY_FIGURES names a file, the session writes them there as JSON; the report
@@ -9,12 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from ._support.appproc import REPO_ROOT, AppProcess
+from tests.support.appproc import REPO_ROOT
 
 _FIGURES: dict[str, object] = {}
 
@@ -37,18 +37,3 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         existing = json.loads(path.read_text()) if path.exists() else {}
         existing.update(_FIGURES)
         path.write_text(json.dumps(existing, indent=2, sort_keys=True) + "\n")
-
-
-@pytest.fixture
-def start_app() -> Iterator[Callable[..., AppProcess]]:
-    """Start `python -m app` with env overrides; every process started is stopped by PID."""
-    started: list[AppProcess] = []
-
-    def _start(**env: object) -> AppProcess:
-        proc = AppProcess({k: str(v) for k, v in env.items()})
-        started.append(proc)
-        return proc.start()
-
-    yield _start
-    for proc in started:
-        proc.cleanup()

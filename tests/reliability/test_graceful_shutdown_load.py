@@ -48,7 +48,7 @@ def _common_figures(result: LoadResult) -> dict[str, object]:
 def test_sigterm_under_keepalive_load_loses_nothing(start_app, figures):
     app = start_app(SHUTDOWN_DRAIN_SECONDS=DRAIN, SHUTDOWN_TIMEOUT_SECONDS=TIMEOUT)
     result = shutdown_under_load(
-        app.proc,
+        app.popen,
         app.port,
         clients=CLIENTS,
         warmup=2.0,
@@ -81,7 +81,7 @@ def test_sigterm_with_clients_that_never_reroute(start_app, figures):
     """Without endpoint removal: information only, no zero asserted for refusals or resets."""
     app = start_app(SHUTDOWN_DRAIN_SECONDS=DRAIN, SHUTDOWN_TIMEOUT_SECONDS=TIMEOUT)
     result = shutdown_under_load(
-        app.proc,
+        app.popen,
         app.port,
         clients=CLIENTS,
         warmup=2.0,

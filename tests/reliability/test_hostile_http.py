@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from ._support.appproc import AppProcess
+from tests.support.appproc import AppProcess, launch_app
+
 from ._support.rawhttp import RawResult, exchange, keepalive_paths
 
 H = b"Host: 127.0.0.1\r\n"
@@ -211,10 +212,9 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def app() -> Iterator[AppProcess]:
-    proc = AppProcess({"LOG_LEVEL": "info", "ACCESS_LOG_PROBES": "false"})
-    proc.start()
+    proc = launch_app(LOG_LEVEL="info", ACCESS_LOG_PROBES="false")
     yield proc
-    proc.cleanup()
+    proc.stop()
 
 
 @pytest.fixture(scope="module")
@@ -252,7 +252,7 @@ def test_slowloris_connections_do_not_starve_others(app, figures):
             s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow:")
             holders.append(s)
         start = time.monotonic()
-        status, _, _ = app.get("/items/7", timeout=10)
+        status, _ = app.get("/items/7", timeout=10)
         served_in = time.monotonic() - start
     finally:
         for s in holders:
@@ -287,7 +287,7 @@ _SERIES = re.compile(r"^(http_requests_total|http_request_duration_seconds_\w+)\
 
 
 def _series(app: AppProcess) -> list[str]:
-    status, _, body = app.get("/metrics")
+    status, body = app.get("/metrics")
     assert status == 200
     return [m.group(0) for m in map(_SERIES.match, body.decode().splitlines()) if m]
 
@@ -296,7 +296,7 @@ def test_after_the_barrage_server_serves_and_logs_stay_clean(app, figures):
     assert app.alive()
     assert app.get("/health")[0] == 200
     assert app.get("/items/1")[0] == 200
-    status, _, body = app.get("/metrics")
+    status, body = app.get("/metrics")
     assert status == 200
     series_lines = [ln for ln in body.decode().splitlines() if ln and not ln.startswith("#")]
     methods = set(re.findall(r'method="([^"]*)"', body.decode()))

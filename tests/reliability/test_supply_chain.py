@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ._support.appproc import REPO_ROOT
+from tests.support.appproc import REPO_ROOT
+
 from ._support.chart import CHART_DIR, environment_overlays, pod_specs, render
 
 LOCKS = ["requirements.lock", "requirements-dev.lock"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .appproc import REPO_ROOT
+from tests.support.appproc import REPO_ROOT
 
 CHART_DIR = REPO_ROOT / "charts" / "production-api"
 RELEASE = "rel"

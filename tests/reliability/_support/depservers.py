@@ -20,7 +20,7 @@ import socket
 import threading
 import time
 
-from .appproc import free_port
+from tests.support.appproc import free_port
 
 _OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
 _ERR = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\ndown"

@@ -7,6 +7,7 @@ import pytest
 from app import __version__
 from app.__main__ import EXIT_BAD_CONFIG, main
 from app.settings import ALLOWED, Settings, SettingsError, load_settings
+from tests.support.appproc import app_environment
 
 # (variable, bad value): every variable, each kind of mistake an operator makes.
 BAD_VALUES = [
@@ -336,6 +337,12 @@ def test_main_exits_2_with_the_message_and_no_traceback(
     assert ALLOWED["LOG_LEVEL"] in lines[0]
 
 
-def test_server_fixture_scrubs_every_setting(app_env_vars: tuple[str, ...]) -> None:
-    """tests/conftest.py keeps its own list (it must not import the app); keep them equal."""
-    assert set(app_env_vars) == {name.upper() for name in Settings.model_fields}
+def test_server_fixture_scrubs_every_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server a test starts sees none of the variables set in the calling shell."""
+    for name in ALLOWED:
+        monkeypatch.setenv(name, "from-the-shell")
+    env = app_environment(PORT=8123)
+    assert {name: env[name] for name in ALLOWED if name in env} == {
+        "HOST": "127.0.0.1",
+        "PORT": "8123",
+    }

@@ -4,10 +4,8 @@ that a real OpenTelemetry Collector receives."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,10 +21,9 @@ from opentelemetry.sdk.trace.sampling import (
 from app.main import create_app
 from app.settings import Settings
 from app.tracing import resource_attributes, sampler
+from tests.support.appproc import REPO_ROOT, app_environment
 
 pytestmark = pytest.mark.anyio
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 SDK_LOADED = """
 import sys
@@ -43,11 +40,10 @@ print(any(name.startswith("opentelemetry.sdk") for name in sys.modules))
     ids=["off", "on"],
 )
 def test_the_sdk_is_imported_only_when_tracing_is_on(env: dict[str, str], loaded: str) -> None:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACING_"))}
     proc = subprocess.run(
         [sys.executable, "-c", SDK_LOADED],
         cwd=REPO_ROOT,
-        env={**clean, **env},
+        env=app_environment(**env),
         capture_output=True,
         text=True,
         timeout=60,

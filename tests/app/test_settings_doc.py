@@ -1,0 +1,53 @@
+"""The README's configuration table is what app/settings_doc.py generates from `Settings`."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import pytest
+
+from app.settings import ALLOWED
+from app.settings_doc import BEGIN, END, README, main, render, table
+
+
+def test_readme_table_is_current() -> None:
+    current = README.read_text()
+    diff = "".join(
+        difflib.unified_diff(
+            current.splitlines(keepends=True),
+            render(current).splitlines(keepends=True),
+            "README.md (committed)",
+            "README.md (from Settings)",
+        )
+    )
+    assert not diff, (
+        f"README.md's configuration table is stale; python -m app.settings_doc:\n{diff}"
+    )
+
+
+def test_table_has_one_row_per_variable_in_the_fields_order() -> None:
+    rows = [line for line in table().splitlines() if line.startswith("| `")]
+    assert [row.split("`")[1] for row in rows] == list(ALLOWED)
+
+
+def test_check_fails_on_a_stale_table_and_writing_fixes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{BEGIN}\n\n| old |\n\n{END}\n\nafter\n")
+    assert main(["--check", "--readme", str(readme)]) == 1
+    assert "-| old |" in capsys.readouterr().err
+    assert main(["--readme", str(readme)]) == 0
+    assert main(["--check", "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert text.startswith("# x\n\n")
+    assert text.endswith(f"{END}\n\nafter\n")
+    assert "| `PORT` |" in text
+
+
+def test_missing_markers_are_an_error(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# no table here\n")
+    with pytest.raises(ValueError, match="markers"):
+        main(["--readme", str(readme)])

@@ -1,0 +1,1 @@
+"""Helpers the tests share: the real service as a subprocess, free loopback ports."""
