@@ -38,10 +38,10 @@ if [[ ! -f "$HELM_PLUGINS/unittest/plugin.yaml" ]]; then
 fi
 if ((${#missing[@]})); then
   printf 'check: not installed: %s\n' "${missing[@]}" >&2
-  cat >&2 <<'EOF'
+  cat >&2 <<EOF
 check: install the pinned toolchain once with ./ci/install-tools.sh (root, for its Debian
-check: packages; `make test` runs it too), then run `make check` again. The venv alone, no
-check: root: ci/venv.sh venv requirements-dev.lock "$PY_VENV" (after `source ci/lib.sh`).
+       packages; \`make test\` runs it too), then \`make check\` again. Only the venv, no root:
+       ci/venv.sh venv requirements-dev.lock $PY_VENV
 EOF
   exit 1
 fi
