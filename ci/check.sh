@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# `make check`: the fast loop while editing. ruff (lint and format), the app tests and the
-# chart tests that need only Helm 3 (with its unittest plugin), run with the toolchain already
-# in the cache. It installs nothing and needs no root: when the venv or helm is missing or
-# stale it says what to run and stops. `make test` runs everything. Extra arguments go to
+# `make check`: the fast loop while editing. ruff (lint and format), the app tests (one of
+# them exports to otelcol-test) and the chart tests that need only Helm 3 (with its unittest
+# plugin), run with the toolchain already in the cache. It installs nothing and needs no root:
+# when the venv, helm or otelcol-test is missing or stale it says what to run and stops. `make test` runs everything. Extra arguments go to
 # pytest, e.g. `ci/check.sh -k readiness -x`.
 set -euo pipefail
 
@@ -35,6 +35,12 @@ elif [[ "$("$TOOLS_BIN/helm" version --template '{{.Version}}')" != "$HELM_VERSI
 fi
 if [[ ! -f "$HELM_PLUGINS/unittest/plugin.yaml" ]]; then
   missing+=("the helm-unittest plugin ($HELM_PLUGINS/unittest)")
+fi
+otelcol_key="$(cat "$REPO_ROOT"/ci/otelcol/{go.mod,go.sum,*.go} | sha256sum | cut -d' ' -f1)"
+otelcol_stamp="$TOOLS_CACHE/stamps/otelcol-test"
+if [[ ! -x "$TOOLS_BIN/otelcol-test" || ! -f "$otelcol_stamp" ||
+  "$(<"$otelcol_stamp")" != "$otelcol_key" ]]; then
+  missing+=("otelcol-test built from the current ci/otelcol ($TOOLS_BIN/otelcol-test)")
 fi
 if ((${#missing[@]})); then
   printf 'check: not installed: %s\n' "${missing[@]}" >&2
