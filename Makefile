@@ -1,13 +1,16 @@
 .DEFAULT_GOAL := help
 SHELL := /usr/bin/env bash
 
-.PHONY: help run test lint image smoke kind-smoke cluster-smoke cluster-soak cluster-down bench lock reliability-report
+.PHONY: help run check test lint image smoke kind-smoke cluster-smoke cluster-soak cluster-down bench lock reliability-report
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
 
 run: ## Install the runtime venv only (cached) and serve on 127.0.0.1:8080 (env vars as in the README)
 	./ci/run.sh
+
+check: ## Fast loop: ruff, app and Helm 3 chart tests with the installed toolchain (installs nothing)
+	./ci/check.sh
 
 test: ## Install the pinned toolchain (cached) and run every test
 	./ci/test.sh
@@ -37,6 +40,9 @@ cluster-down: ## Stop the cluster kept by KEEP_CLUSTER=1 make cluster-smoke; res
 
 bench: ## Run the benchmarks and rewrite bench/RESULTS.md
 	./bench/run.sh
+
+reliability-report: ## Rerun the reliability tests and rewrite docs/reliability.md
+	./ci/reliability-report.sh
 
 lock: ## Re-lock requirements*.lock with hashes
 	./ci/lock.sh
