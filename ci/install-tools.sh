@@ -6,8 +6,8 @@
 #   1. Debian packages (promtool/prometheus, shellcheck, wrk, podman, runc, debootstrap, ...)
 #   2. helm (Helm 3) and helm4 (Helm 4), built from source with the Go module proxy
 #   3. the helm-unittest plugin, built from ci/tools/ into $HELM_PLUGINS/unittest
-#   4. actionlint, helm-docs, and otelcol-test (the tracing tests' OpenTelemetry Collector,
-#      built from ci/otelcol/)
+#   4. actionlint, helm-docs, helm-values-schema-json, and otelcol-test (the tracing tests'
+#      OpenTelemetry Collector, built from ci/otelcol/)
 #   5. the project venv ($PY_VENV) from requirements-dev.lock (hash-checked, ci/venv.sh)
 #   6. checkov, in a venv of its own
 #   7. the test cluster's binaries (ci/cluster/build.sh) and the CRDs its smoke test installs
@@ -209,6 +209,30 @@ install_helm_unittest() {
   report helm-unittest "$HELM_UNITTEST_VERSION" "installed ($((SECONDS - start)) s)"
 }
 
+# go_build_module NAME VERSION MODULE@VERSION [LDFLAGS]: builds the module's main package inside
+# the downloaded module, with its own go.mod and go.sum (the versions `go install pkg@version`
+# would use). For modules that `go install` cannot fetch: it also asks the proxy for the
+# module's version list (the deprecation check), which a proxy may refuse.
+go_build_module() {
+  local name="$1" version="$2" mod="$3" ldflags="${4:-}"
+  local key="$mod ldflags=[$ldflags]"
+  if [[ -x "$TOOLS_BIN/$name" ]] && stamp_is "$name" "$key"; then
+    report "$name" "$version" "already present"
+    return
+  fi
+  local start=$SECONDS src
+  src="$(go mod download -json "$mod" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"
+  [[ -f "$src/go.mod" ]] || die "cannot download $mod"
+  (
+    cd "$src"
+    run_logged "go-build-$name" go build "${GO_BUILD_FLAGS[@]}" -ldflags="-s -w $ldflags" \
+      -o "$WORK/$name" .
+  )
+  mv -f "$WORK/$name" "$TOOLS_BIN/$name"
+  stamp_write "$name" "$key"
+  report "$name" "$version" "installed ($((SECONDS - start)) s)"
+}
+
 # A minimal OpenTelemetry Collector for the tracing tests: its main package and go.mod are in
 # ci/otelcol/ (the Collector has no importable distribution; ocb generates the same shape).
 # Rebuilt when any file of that module changes.
@@ -244,6 +268,9 @@ install_go_tools() {
   go_install helm-docs "$HELM_DOCS_VERSION" \
     "github.com/norwoodj/helm-docs/cmd/helm-docs@$HELM_DOCS_VERSION" \
     "-X main.version=${HELM_DOCS_VERSION#v}"
+  go_build_module helm-values-schema-json "$HELM_SCHEMA_VERSION" \
+    "github.com/losisin/helm-values-schema-json/v2@$HELM_SCHEMA_VERSION" \
+    "-X main.Version=$HELM_SCHEMA_VERSION"
   go_install crane "$CRANE_VERSION" \
     "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION" \
     "-X github.com/google/go-containerregistry/cmd/crane/cmd.Version=$CRANE_VERSION"

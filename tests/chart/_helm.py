@@ -38,8 +38,12 @@ def tool(name: str) -> str:
     return path
 
 
-def run(cmd: Sequence[str], timeout: int = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout, check=False)
+def run(
+    cmd: Sequence[str], timeout: int = 180, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        list(cmd), capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd
+    )
 
 
 def render_chart(

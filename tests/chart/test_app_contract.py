@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import typing
 
 import httpx
@@ -40,14 +41,11 @@ def test_app_version_matches_chart_app_version() -> None:
 
 
 def _managed_env() -> dict[str, str]:
-    """The helpers listing the env names the chart manages (extraEnv may not repeat them),
-    tracing's included."""
+    """The env names the chart manages (extraEnv may not repeat them), tracing's included,
+    mapped to their values key: the entries of the production-api.managedEnv helper."""
     helpers = (CHART_DIR / "templates" / "_helpers.tpl").read_text()
-    managed = {}
-    for name in ("production-api.managedEnv", "production-api.managedTracingEnv"):
-        body = helpers.split(f'define "{name}" -}}}}')[1].split("{{- end }}")[0]
-        managed.update(yaml.safe_load(body))
-    return managed
+    body = helpers.split('define "production-api.managedEnv" -}}')[1].split("\n{{- end }}\n")[0]
+    return dict(re.findall(r"^- \{name: ([A-Z0-9_]+), key: ([\w.]+)", body, re.MULTILINE))
 
 
 def test_managed_env_list_is_what_the_chart_renders(helm3: str) -> None:

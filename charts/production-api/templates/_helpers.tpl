@@ -132,97 +132,74 @@ exec:
 {{- end }}
 
 {{/*
-Environment variables the chart manages, as a list of EnvVar. extraEnv may not repeat any of
-these names (Helm 4 server-side apply rejects duplicate env names).
+Every environment variable the chart manages, written once: its name, the values key that sets
+it, and its value or valueFrom. An entry with neither (its value is empty) is not rendered but
+stays managed. Feeds the container's env (production-api.env) and the check that extraEnv
+repeats none of these names (production-api.validateExtraEnv; Helm 4 server-side apply rejects
+duplicate env names). With tracing on, the pod's identity comes from the downward API, and
+OTEL_RESOURCE_ATTRIBUTES refers to it (so it is defined before).
 */}}
-{{- define "production-api.env" -}}
+{{- define "production-api.managedEnv" -}}
 {{- $c := .Values.config }}
-- name: APP_ENV
-  value: {{ $c.env | quote }}
-- name: APP_VERSION
-  value: {{ $c.version | default .Chart.AppVersion | toString | quote }}
-- name: LOG_LEVEL
-  value: {{ $c.logLevel | quote }}
-- name: LOG_FORMAT
-  value: {{ $c.logFormat | quote }}
-- name: ACCESS_LOG_PROBES
-  value: {{ $c.accessLogProbes | toString | quote }}
-- name: DOCS_ENABLED
-  value: {{ $c.docsEnabled | toString | quote }}
-- name: FASTAPI_TELEMETRY
-  value: {{ $c.fastapiTelemetry | toString | quote }}
-- name: PORT
-  value: {{ .Values.containerPort | toString | quote }}
-- name: SHUTDOWN_DRAIN_SECONDS
-  value: {{ .Values.shutdown.drainSeconds | toString | quote }}
-- name: SHUTDOWN_TIMEOUT_SECONDS
-  value: {{ .Values.shutdown.timeoutSeconds | toString | quote }}
-- name: READINESS_TIMEOUT_SECONDS
-  value: {{ $c.readiness.timeoutSeconds | toString | quote }}
-- name: READINESS_CACHE_SECONDS
-  value: {{ $c.readiness.cacheSeconds | toString | quote }}
-{{- with $c.readiness.dependencies }}
-- name: READINESS_DEPENDENCIES
-  value: {{ join "," . | quote }}
+- {name: APP_ENV, key: config.env, value: {{ $c.env | quote }}}
+- {name: APP_VERSION, key: config.version, value: {{ $c.version | default .Chart.AppVersion | toString | quote }}}
+- {name: LOG_LEVEL, key: config.logLevel, value: {{ $c.logLevel | quote }}}
+- {name: LOG_FORMAT, key: config.logFormat, value: {{ $c.logFormat | quote }}}
+- {name: ACCESS_LOG_PROBES, key: config.accessLogProbes, value: {{ $c.accessLogProbes | toString | quote }}}
+- {name: DOCS_ENABLED, key: config.docsEnabled, value: {{ $c.docsEnabled | toString | quote }}}
+- {name: FASTAPI_TELEMETRY, key: config.fastapiTelemetry, value: {{ $c.fastapiTelemetry | toString | quote }}}
+- {name: PORT, key: containerPort, value: {{ .Values.containerPort | toString | quote }}}
+- {name: SHUTDOWN_DRAIN_SECONDS, key: shutdown.drainSeconds, value: {{ .Values.shutdown.drainSeconds | toString | quote }}}
+- {name: SHUTDOWN_TIMEOUT_SECONDS, key: shutdown.timeoutSeconds, value: {{ .Values.shutdown.timeoutSeconds | toString | quote }}}
+- {name: READINESS_TIMEOUT_SECONDS, key: config.readiness.timeoutSeconds, value: {{ $c.readiness.timeoutSeconds | toString | quote }}}
+- {name: READINESS_CACHE_SECONDS, key: config.readiness.cacheSeconds, value: {{ $c.readiness.cacheSeconds | toString | quote }}}
+- {name: READINESS_DEPENDENCIES, key: config.readiness.dependencies{{ with $c.readiness.dependencies }}, value: {{ join "," . | quote }}{{ end }}}
+- {name: CORS_ORIGINS, key: config.corsOrigins{{ with $c.corsOrigins }}, value: {{ join "," . | quote }}{{ end }}}
+- {name: FORWARDED_ALLOW_IPS, key: config.forwardedAllowIps{{ with $c.forwardedAllowIps }}, value: {{ . | quote }}{{ end }}}
+{{- $t := .Values.tracing }}
+{{- if $t.enabled }}
+- {name: K8S_POD_NAME, key: tracing.enabled, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+- {name: K8S_NAMESPACE_NAME, key: tracing.enabled, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}
+- {name: K8S_NODE_NAME, key: tracing.enabled, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
+- {name: OTEL_TRACES_EXPORTER, key: tracing.enabled, value: otlp}
+- {name: OTEL_EXPORTER_OTLP_ENDPOINT, key: tracing.endpoint, value: {{ $t.endpoint | quote }}}
+- {name: OTEL_EXPORTER_OTLP_PROTOCOL, key: tracing.protocol, value: {{ $t.protocol | quote }}}
+- {name: OTEL_TRACES_SAMPLER, key: tracing.sampler, value: {{ $t.sampler | quote }}}
+- {name: OTEL_TRACES_SAMPLER_ARG, key: tracing.samplerRatio, value: {{ $t.samplerRatio | toString | quote }}}
+- {name: OTEL_RESOURCE_ATTRIBUTES, key: tracing.resourceAttributes, value: {{ include "production-api.resourceAttributes" . | quote }}}
+- {name: OTEL_EXPORTER_OTLP_HEADERS, key: tracing.headersSecret{{ with $t.headersSecret.name }}, valueFrom: {secretKeyRef: {name: {{ . | quote }}, key: {{ $t.headersSecret.key | quote }}}}{{ end }}}
+- {name: TRACING_PROBES, key: tracing.probes, value: {{ $t.probes | toString | quote }}}
 {{- end }}
-{{- with $c.corsOrigins }}
-- name: CORS_ORIGINS
-  value: {{ join "," . | quote }}
-{{- end }}
-{{- with $c.forwardedAllowIps }}
-- name: FORWARDED_ALLOW_IPS
-  value: {{ . | quote }}
-{{- end }}
-{{- include "production-api.tracingEnv" . }}
 {{- end }}
 
 {{/*
-Tracing's environment variables: the OpenTelemetry specification's, plus the pod's identity
-from the downward API, which OTEL_RESOURCE_ATTRIBUTES references (defined before it).
+The container's env: the managed variables that have a value, as a list of EnvVar.
 */}}
-{{- define "production-api.tracingEnv" -}}
-{{- $t := .Values.tracing }}
-{{- if $t.enabled }}
-- name: K8S_POD_NAME
+{{- define "production-api.env" -}}
+{{- range include "production-api.managedEnv" . | fromYamlArray }}
+{{- if hasKey . "value" }}
+- name: {{ .name }}
+  value: {{ .value | quote }}
+{{- else if hasKey . "valueFrom" }}
+- name: {{ .name }}
   valueFrom:
-    fieldRef:
-      fieldPath: metadata.name
-- name: K8S_NAMESPACE_NAME
-  valueFrom:
-    fieldRef:
-      fieldPath: metadata.namespace
-- name: K8S_NODE_NAME
-  valueFrom:
-    fieldRef:
-      fieldPath: spec.nodeName
-- name: OTEL_TRACES_EXPORTER
-  value: otlp
-- name: OTEL_EXPORTER_OTLP_ENDPOINT
-  value: {{ $t.endpoint | quote }}
-- name: OTEL_EXPORTER_OTLP_PROTOCOL
-  value: {{ $t.protocol | quote }}
-- name: OTEL_TRACES_SAMPLER
-  value: {{ $t.sampler | quote }}
-- name: OTEL_TRACES_SAMPLER_ARG
-  value: {{ $t.samplerRatio | toString | quote }}
+    {{- toYaml .valueFrom | nindent 4 }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+OTEL_RESOURCE_ATTRIBUTES: the pod's identity (downward API), the service version (the image
+tag), then tracing.resourceAttributes, values percent-encoded.
+*/}}
+{{- define "production-api.resourceAttributes" -}}
 {{- $attributes := list "k8s.pod.name=$(K8S_POD_NAME)" "k8s.namespace.name=$(K8S_NAMESPACE_NAME)" "k8s.node.name=$(K8S_NODE_NAME)" }}
 {{- $version := .Values.image.tag | default .Chart.AppVersion | toString }}
 {{- $attributes = append $attributes (printf "service.version=%s" (include "production-api.percentEncode" $version)) }}
-{{- range $key, $value := $t.resourceAttributes }}
+{{- range $key, $value := .Values.tracing.resourceAttributes }}
 {{- $attributes = append $attributes (printf "%s=%s" $key (include "production-api.percentEncode" $value)) }}
 {{- end }}
-- name: OTEL_RESOURCE_ATTRIBUTES
-  value: {{ join "," $attributes | quote }}
-{{- with $t.headersSecret.name }}
-- name: OTEL_EXPORTER_OTLP_HEADERS
-  valueFrom:
-    secretKeyRef:
-      name: {{ . }}
-      key: {{ $t.headersSecret.key }}
-{{- end }}
-- name: TRACING_PROBES
-  value: {{ $t.probes | toString | quote }}
-{{- end }}
+{{- join "," $attributes }}
 {{- end }}
 
 {{/*
@@ -234,51 +211,12 @@ the like become %XX (urlquery writes a space as "+", which the format does not d
 {{- end }}
 
 {{/*
-Every env var name the chart manages, mapped to the values key that sets it (with tracing on,
-also those of production-api.managedTracingEnv).
-*/}}
-{{- define "production-api.managedEnv" -}}
-APP_ENV: config.env
-APP_VERSION: config.version
-LOG_LEVEL: config.logLevel
-LOG_FORMAT: config.logFormat
-ACCESS_LOG_PROBES: config.accessLogProbes
-DOCS_ENABLED: config.docsEnabled
-FASTAPI_TELEMETRY: config.fastapiTelemetry
-PORT: containerPort
-SHUTDOWN_DRAIN_SECONDS: shutdown.drainSeconds
-SHUTDOWN_TIMEOUT_SECONDS: shutdown.timeoutSeconds
-READINESS_TIMEOUT_SECONDS: config.readiness.timeoutSeconds
-READINESS_CACHE_SECONDS: config.readiness.cacheSeconds
-READINESS_DEPENDENCIES: config.readiness.dependencies
-CORS_ORIGINS: config.corsOrigins
-FORWARDED_ALLOW_IPS: config.forwardedAllowIps
-{{- end }}
-
-{{/*
-The env var names the chart manages when tracing is on, mapped to the values key.
-*/}}
-{{- define "production-api.managedTracingEnv" -}}
-K8S_POD_NAME: tracing.enabled
-K8S_NAMESPACE_NAME: tracing.enabled
-K8S_NODE_NAME: tracing.enabled
-OTEL_TRACES_EXPORTER: tracing.enabled
-OTEL_EXPORTER_OTLP_ENDPOINT: tracing.endpoint
-OTEL_EXPORTER_OTLP_PROTOCOL: tracing.protocol
-OTEL_TRACES_SAMPLER: tracing.sampler
-OTEL_TRACES_SAMPLER_ARG: tracing.samplerRatio
-OTEL_RESOURCE_ATTRIBUTES: tracing.resourceAttributes
-OTEL_EXPORTER_OTLP_HEADERS: tracing.headersSecret
-TRACING_PROBES: tracing.probes
-{{- end }}
-
-{{/*
 Fails when extraEnv repeats a chart-managed name or one of its own names.
 */}}
 {{- define "production-api.validateExtraEnv" -}}
-{{- $managed := include "production-api.managedEnv" . | fromYaml }}
-{{- if .Values.tracing.enabled }}
-{{- $managed = merge $managed (include "production-api.managedTracingEnv" . | fromYaml) }}
+{{- $managed := dict }}
+{{- range include "production-api.managedEnv" . | fromYamlArray }}
+{{- $_ := set $managed .name .key }}
 {{- end }}
 {{- $seen := dict }}
 {{- range $i, $e := .Values.extraEnv }}
