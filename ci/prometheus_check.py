@@ -98,6 +98,11 @@ def check_targets(prom: Prometheus, args: argparse.Namespace) -> str:
     start = time.monotonic()
 
     up_expr = f'up{{namespace="{args.namespace}", job="{args.job}"}}'
+    if args.recent:
+        # Only series scraped lately: a scrape pool removed by a reload (its ServiceMonitor
+        # deleted) writes no staleness markers, and its last `up` samples stay visible for
+        # the 5-minute lookback.
+        up_expr = f"{up_expr} and timestamp({up_expr}) > time() - {args.recent:g}"
 
     def targets() -> tuple[bool, Any]:
         active = prom.get("/api/v1/targets", state="active")["data"]["activeTargets"]
@@ -218,6 +223,9 @@ def main() -> int:
         p.add_argument("--namespace", required=True)
         p.add_argument("--job", required=True)
     sub.choices["targets"].add_argument("--pods", required=True)
+    sub.choices["targets"].add_argument(
+        "--recent", type=float, default=0, help="ignore up series not scraped in SECONDS"
+    )
     sub.choices["series"].add_argument("--endpoint", required=True)
     sub.choices["queries"].add_argument("--dashboard", required=True)
     sub.choices["queries"].add_argument("--rules", required=True)

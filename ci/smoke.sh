@@ -341,13 +341,13 @@ prom_check() {
   log "prometheus: $out"
 }
 
-# prom_targets: the scrape targets are exactly the release's running pods.
+# prom_targets [ARGS...]: the scrape targets are exactly the release's running pods.
 prom_targets() {
   local pods
   pods="$(kc get pods -l "$APP_SELECTOR" --field-selector=status.phase=Running \
     -o jsonpath='{range .items[*]}{.metadata.name} {.metadata.deletionTimestamp}{"\n"}{end}' |
     awk 'NF == 1 {print $1}' | paste -sd, -)"
-  prom_check targets --namespace "$NAMESPACE" --job "$job" --pods "$pods"
+  prom_check targets --namespace "$NAMESPACE" --job "$job" --pods "$pods" "$@"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -707,7 +707,8 @@ if [[ "$KEEP" == 1 ]]; then
     --wait --timeout "$HELM_TIMEOUT"
   kc rollout status "$deployment" --timeout "$ROLLOUT_TIMEOUT"
   check_digest "$IMAGE_DIGEST"
-  prom_targets
+  # The uninstalled release's pods were never marked stale (its ServiceMonitor went with it).
+  prom_targets --recent 30
   log "kept: release $RELEASE in namespace $NAMESPACE, $(kc get "$deployment" -o jsonpath='{.status.readyReplicas}') pods ready"
 fi
 

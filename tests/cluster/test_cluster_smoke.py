@@ -346,7 +346,8 @@ def test_kept_cluster_keeps_the_release_running(smoke: SmokeRun) -> None:
     )
     assert env.stdout == "production", env.stdout + env.stderr
     prometheus = kubectl("get", "pods", "-n", "monitoring", "--no-headers")
-    assert prometheus.returncode == 0 and " Running " in prometheus.stdout, prometheus.stdout
+    assert prometheus.returncode == 0, prometheus.stderr
+    assert " Running " in prometheus.stdout, prometheus.stdout
 
 
 def test_a_broken_step_names_itself_first(smoke: SmokeRun, tmp_path: Path) -> None:
@@ -397,6 +398,12 @@ def test_cluster_lives_in_its_own_network_namespace(smoke: SmokeRun) -> None:
     assert nodes.returncode == 0, nodes.stderr
     assert " Ready " in nodes.stdout, nodes.stdout
     assert "10.88.0.1" in nodes.stdout, nodes.stdout
+    # The pod bridge kept the MAC address it was given while pods came and went (an unset one
+    # follows its ports, and the pods' ARP entries for their gateway then go dead).
+    given = re.search(r"pod bridge pa-br0, 10\.88\.0\.1, MAC ([0-9a-f:]{17})", smoke.output)
+    assert given, "up.sh did not log the bridge's MAC address"
+    bridge = in_netns("ip", "-o", "link", "show", "pa-br0").stdout
+    assert f"link/ether {given[1]} " in bridge, bridge
     # The node's address exists only inside the namespace.
     assert "10.88.0.1" not in _command("ip", "-o", "addr", "show")
     assert "10.88.0.1" in in_netns("ip", "-o", "addr", "show").stdout
