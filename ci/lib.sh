@@ -58,7 +58,7 @@ steps_close() {
 
 fail() {
   STEP_ERROR="$*"
-  printf '%s: FAIL: %s\n' "$STEPS_SCRIPT" "$*" >&2
+  printf '%s: FAIL: %s\n' "${STEPS_SCRIPT:-$(basename "$0" .sh)}" "$*" >&2
   exit 1
 }
 
