@@ -16,11 +16,44 @@ export PATH="$PY_VENV/bin:$TOOLS_BIN:$PATH"
 
 log() { printf '==> %s\n' "$*" >&2; }
 
+# die MESSAGE: prints MESSAGE and exits 1 (scripts without named steps; those use `fail`).
+die() {
+  printf '%s\n' "$*" >&2
+  exit 1
+}
+
+# wait_until SECONDS CMD...: retries CMD every second; returns 1 after SECONDS.
+wait_until() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 1
+  done
+}
+
+# render FILE NAME=VALUE...: prints FILE with each `${NAME}` replaced by VALUE (manifests kept
+# as files, filled without a templating tool). A placeholder left without a value fails.
+render() {
+  local file="$1" text pair
+  shift
+  text="$(<"$file")"
+  for pair in "$@"; do
+    text="${text//"\${${pair%%=*}}"/"${pair#*=}"}"
+  done
+  if [[ "$text" =~ \$\{[A-Za-z_][A-Za-z0-9_]*\} ]]; then
+    printf '%s: no value for %s\n' "$file" "${BASH_REMATCH[0]}" >&2
+    return 1
+  fi
+  printf '%s\n' "$text"
+}
+
 # ---------------------------------------------------------------------------------------------
 # Named steps and a failure that reads itself, for scripts that run a sequence of steps
 # (ci/smoke.sh, ci/cluster/smoke.sh). `steps_begin NAME` in the script, then:
 #   step WHAT      logs WHAT and makes it the current step (its time is recorded)
 #   fail MESSAGE   stops the script; MESSAGE is the error of the current step
+#   until_true SECONDS WHAT CMD...  waits for CMD; on time-out fails with WHAT
 # A command that fails under `set -e` becomes the error too: its text, exit status and line.
 # `steps_failed` in the exit trap marks where the failed step's output ends;
 # `steps_report` prints the report block (the step, the error, the step's last output lines);
@@ -60,6 +93,13 @@ fail() {
   STEP_ERROR="$*"
   printf '%s: FAIL: %s\n' "${STEPS_SCRIPT:-$(basename "$0" .sh)}" "$*" >&2
   exit 1
+}
+
+# until_true SECONDS WHAT CMD...: wait_until, failing the step with WHAT on time-out.
+until_true() {
+  local seconds="$1" what="$2"
+  shift 2
+  wait_until "$seconds" "$@" || fail "timed out after ${seconds}s waiting for $what"
 }
 
 # steps_on_error STATUS WHERE COMMAND: the ERR trap. Only the first error of a step counts

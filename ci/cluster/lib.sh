@@ -71,7 +71,4 @@ kc() { in_netns "$CLUSTER_BIN/kubectl" --kubeconfig "$CLUSTER_KUBECONFIG" "$@"; 
 ctr_() { ctr --address "$CLUSTER_STATE/containerd/containerd.sock" --namespace k8s.io "$@"; }
 
 cluster_log() { printf '==> cluster: %s\n' "$*" >&2; }
-cluster_die() {
-  printf 'cluster: %s\n' "$*" >&2
-  exit 1
-}
+cluster_die() { die "cluster: $*"; }

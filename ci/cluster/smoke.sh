@@ -16,7 +16,7 @@
 #                   uninstall was proven (prod overlay, monitoring on), and print
 #                   KUBECONFIG=... and CLUSTER_NETNS=...; `make cluster-down` stops it
 #   IMAGE [production-api:dev]  LOCAL_BASE [1]  (ci/build-image.sh)
-#   CLUSTER_NAME, CLUSTER_STATE (ci/cluster/lib.sh); RELEASE, NAMESPACE, ... (ci/smoke.sh)
+#   CLUSTER_NAME, CLUSTER_STATE (ci/cluster/lib.sh); RELEASE, NAMESPACE, ... (ci/smoke/settings.sh)
 set -euo pipefail
 
 # shellcheck source=ci/cluster/lib.sh

@@ -78,6 +78,9 @@ def test_ruff_format() -> None:
 def test_shell_scripts_found() -> None:
     assert ".ci/run" in SHELL_SCRIPTS
     assert "ci/install-tools.sh" in SHELL_SCRIPTS
+    # The smoke test's library and steps, sourced by ci/smoke.sh, are checked on their own too.
+    assert "ci/smoke/lib.sh" in SHELL_SCRIPTS
+    assert "ci/smoke/steps/01-cluster.sh" in SHELL_SCRIPTS
 
 
 @pytest.mark.parametrize("script", SHELL_SCRIPTS)

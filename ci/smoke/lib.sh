@@ -1,0 +1,245 @@
+# shellcheck shell=bash disable=SC2034  # sets the arguments the steps use
+# The smoke test's library, sourced by ci/smoke.sh after its settings (ci/smoke/settings.sh):
+# kubectl and helm in the namespace, the release's arguments, port-forwards, the manifests,
+# the load clients, the checks several steps share, and the exit trap (diagnostics, clean-up,
+# the failure report). Bounded waits (wait_until, until_true), `fail`, `log` and `render` are
+# ci/lib.sh's.
+
+SMOKE_DIR="$REPO_ROOT/ci/smoke"
+
+kc() { kubectl --namespace "$NAMESPACE" "$@"; }
+hm() { helm --namespace "$NAMESPACE" "$@"; }
+
+# run_step NAME FILE: step NAME (ci/lib.sh) is ci/smoke/steps/FILE.sh, sourced so that it
+# shares the settings and what earlier steps found out.
+run_step() {
+  step "$1"
+  # shellcheck source=/dev/null
+  source "$SMOKE_DIR/steps/$2.sh"
+}
+
+# manifest NAME NAME=VALUE...: ci/smoke/manifests/NAME.yaml with its placeholders filled.
+manifest() {
+  render "$SMOKE_DIR/manifests/$1.yaml" "${@:2}"
+}
+
+# smoke_preflight: the tools, the chart, and the arguments of every helm install and upgrade.
+smoke_preflight() {
+  local tool
+  for tool in kubectl helm curl; do
+    command -v "$tool" >/dev/null || fail "$tool not found on PATH"
+  done
+  [[ -f "$CHART/Chart.yaml" ]] || fail "no chart at $CHART"
+
+  MONITORING_ARGS=()
+  if [[ "$SMOKE_MONITORING" == 1 ]]; then
+    # What the README tells users of kube-prometheus-stack to set, plus short intervals and
+    # `for:` so that the checks take seconds.
+    MONITORING_ARGS=(
+      --set serviceMonitor.enabled=true
+      --set "serviceMonitor.labels.release=$MONITORING_RELEASE"
+      --set serviceMonitor.interval=5s --set serviceMonitor.scrapeTimeout=4s
+      --set prometheusRule.enabled=true
+      --set "prometheusRule.labels.release=$MONITORING_RELEASE"
+      --set prometheusRule.alerts.targetMissing.for=10s
+      --set networkPolicy.enabled=true
+      --set "networkPolicy.monitoringNamespace=$MONITORING_NAMESPACE"
+      --set networkPolicy.allowSameNamespace=true
+    )
+  fi
+  IMAGE_ARGS=(
+    --set "image.repository=$IMAGE_REPOSITORY"
+    --set "image.pullPolicy=$IMAGE_PULL_POLICY"
+    "${MONITORING_ARGS[@]}"
+  )
+  # The chart and image every upgrade installs (CHART_ARGS): the checkout's chart and
+  # IMAGE_TAG, or the released chart from CHART_REF pinned to IMAGE_DIGEST. The first install
+  # may be the previous release instead (FIRST_ARGS, FIRST_DIGEST).
+  if [[ -n "$CHART_REF" ]]; then
+    [[ -n "$CHART_VERSION" && "$IMAGE_DIGEST" == sha256:* ]] ||
+      fail "CHART_REF needs CHART_VERSION and IMAGE_DIGEST"
+    CHART_ARGS=("$CHART_REF" --version "$CHART_VERSION" --set "image.digest=$IMAGE_DIGEST")
+    if [[ -n "$PREVIOUS_CHART_VERSION" ]]; then
+      [[ "$PREVIOUS_IMAGE_DIGEST" == sha256:* ]] || fail "PREVIOUS_CHART_VERSION needs PREVIOUS_IMAGE_DIGEST"
+      FIRST_ARGS=("$CHART_REF" --version "$PREVIOUS_CHART_VERSION" --set "image.digest=$PREVIOUS_IMAGE_DIGEST")
+      FIRST_DIGEST="$PREVIOUS_IMAGE_DIGEST"
+    else
+      FIRST_ARGS=("${CHART_ARGS[@]}")
+      FIRST_DIGEST="$IMAGE_DIGEST"
+    fi
+  else
+    CHART_ARGS=("$CHART" --set "image.tag=$IMAGE_TAG")
+    FIRST_ARGS=("${CHART_ARGS[@]}")
+    FIRST_DIGEST=""
+  fi
+  # Tracing is a value of this version of the chart (a previous release may not know it).
+  if [[ -n "$SMOKE_TRACING_ENDPOINT" ]]; then
+    CHART_ARGS+=(--set tracing.enabled=true --set "tracing.endpoint=$SMOKE_TRACING_ENDPOINT")
+  fi
+}
+
+# port_forward NAMESPACE TARGET PORT NAME: `kubectl port-forward` in the background to a free
+# local port; sets FORWARD_PID (kubectl's own PID) and FORWARD_PORT.
+port_forward() {
+  local log="$WORK/port-forward-$4.log"
+  kubectl --namespace "$1" port-forward "$2" ":$3" >"$log" 2>&1 &
+  FORWARD_PID=$!
+  FORWARD_PORT=""
+  for _ in $(seq 1 50); do
+    FORWARD_PORT="$(sed -n 's/^Forwarding from 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$log" | head -n1)"
+    [[ -n "$FORWARD_PORT" ]] && return 0
+    kill -0 "$FORWARD_PID" 2>/dev/null || { cat "$log" >&2; fail "port-forward to $2 exited"; }
+    sleep 0.2
+  done
+  fail "port-forward to $2 did not report a local port"
+}
+
+# forward_to_service NAME: port_forward to the release's Service; PF_PID is stopped on exit.
+forward_to_service() {
+  port_forward "$NAMESPACE" "$SERVICE" "$SERVICE_PORT" "$1"
+  PF_PID="$FORWARD_PID"
+}
+
+# stop_forward: stops the port-forward to the Service.
+stop_forward() {
+  kill "$PF_PID" 2>/dev/null || true
+  wait "$PF_PID" 2>/dev/null || true
+  PF_PID=""
+}
+
+# ---------------------------------------------------------------------------------------------
+# The release's state, as several steps check it.
+
+# settled: the rollout is complete and no pod of the release is terminating any more (old
+# pods finish their drain after the rollout reports success).
+settled() {
+  local terminating
+  terminating="$(kc get pods -l "$APP_SELECTOR" \
+    -o jsonpath='{range .items[*]}{.metadata.deletionTimestamp}{"\n"}{end}' | grep -c . || true)"
+  ((terminating == 0)) && kc rollout status "$DEPLOYMENT" --timeout=1s >/dev/null 2>&1
+}
+
+app_env() {
+  kc get "$DEPLOYMENT" \
+    -o jsonpath='{.spec.template.spec.containers[0].env[?(@.name=="APP_ENV")].value}'
+}
+
+# check_digest DIGEST: every pod of the release runs exactly the image DIGEST (its imageID,
+# which the kubelet reports from the runtime), when one is given; prints the chart version.
+check_digest() {
+  [[ -n "$1" ]] || return 0
+  local ids chart_label
+  ids="$(kc get pods -l "$APP_SELECTOR" --field-selector=status.phase=Running \
+    -o jsonpath='{range .items[*]}{.metadata.deletionTimestamp}{" "}{.status.containerStatuses[0].imageID}{"\n"}{end}' |
+    awk 'NF == 1 {print $1}' | sort -u)"
+  [[ "$ids" == *"@$1" && "$(grep -c . <<<"$ids")" == 1 ]] ||
+    fail "pods run image(s) $(paste -sd' ' - <<<"$ids"), want @$1"
+  chart_label="$(kc get "$DEPLOYMENT" -o jsonpath='{.metadata.labels.helm\.sh/chart}')"
+  log "$chart_label: every pod runs $ids"
+}
+
+# prom_check CHECK ARGS...: ci/prometheus_check.py against the Prometheus (monitoring only).
+prom_check() {
+  [[ "$SMOKE_MONITORING" == 1 ]] || return 0
+  local out
+  out="$(python3 "$REPO_ROOT/ci/prometheus_check.py" --url "$PROM_URL" "$@")" ||
+    fail "Prometheus check '$1' failed"
+  log "prometheus: $out"
+}
+
+# prom_targets [ARGS...]: the scrape targets are exactly the release's running pods.
+prom_targets() {
+  local pods
+  pods="$(kc get pods -l "$APP_SELECTOR" --field-selector=status.phase=Running \
+    -o jsonpath='{range .items[*]}{.metadata.name} {.metadata.deletionTimestamp}{"\n"}{end}' |
+    awk 'NF == 1 {print $1}' | paste -sd, -)"
+  prom_check targets --namespace "$NAMESPACE" --job "$JOB" --pods "$pods" "$@"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Load: a client pod inside the cluster (ci/smoke/load_client.py in the app's own image,
+# manifests/load-client.yaml) sends requests to the Service by its ClusterIP: the load
+# measures the rollout, not the cluster's DNS (which the helm test pod and the readiness
+# dependency use by name).
+
+# start_client NAME: starts the client pod NAME and waits until it has sent a request.
+start_client() {
+  local name="$RELEASE-$1"
+  kc delete pod "$name" --ignore-not-found --wait=true >/dev/null
+  kc create configmap "$RELEASE-smoke-load-client" --dry-run=client -o yaml \
+    --from-file=load_client.py="$SMOKE_DIR/load_client.py" |
+    kubectl label --local -f - -o yaml "$HELPER_SELECTOR" | kc apply -f - >/dev/null
+  manifest load-client NAME="$name" RELEASE="$RELEASE" IMAGE="$IMAGE_REF" \
+    IMAGE_PULL_POLICY="$IMAGE_PULL_POLICY" URL="$SERVICE_URL" \
+    MAX_SECONDS="$LOAD_MAX_SECONDS" INTERVAL="$LOAD_INTERVAL" | kc apply -f - >/dev/null
+  kc wait --for=condition=Ready "pod/$name" --timeout="${WAIT_SECONDS}s" >/dev/null
+  until_true 60 "client pod $name to send a request" client_started "$name"
+}
+client_started() { kc logs "$1" 2>/dev/null | grep -q '^started'; }
+
+# stop_client NAME WHAT: stops the client, fails when any request failed, logs the counts.
+stop_client() {
+  local name="$RELEASE-$1" what="$2" summary
+  kc exec "$name" -- python -c 'open("/tmp/stop", "w").close()'
+  kc wait --for=jsonpath='{.status.phase}'=Succeeded "pod/$name" --timeout=60s >/dev/null
+  kc logs "$name" >"$WORK/$1.log"
+  summary="$(grep '^requests=' "$WORK/$1.log" || true)"
+  [[ -n "$summary" ]] || { cat "$WORK/$1.log" >&2; fail "client pod $name printed no summary"; }
+  if [[ "$summary" != *" failed=0" ]]; then
+    grep 'request failed' "$WORK/$1.log" | head -n 20 >&2
+    fail "requests failed $what ($summary)"
+  fi
+  log "$what: $summary"
+  printf 'load %s: %s\n' "$what" "$summary"
+  kc delete pod "$name" --wait=false >/dev/null
+}
+
+# ---------------------------------------------------------------------------------------------
+# The exit trap.
+
+dump_diagnostics() {
+  echo "---------------- diagnostics ($SELECTOR in $NAMESPACE) ----------------" >&2
+  {
+    hm status "$RELEASE" || true
+    hm history "$RELEASE" || true
+    kc get all,pdb,hpa,endpointslices -l "$SELECTOR" -o wide || true
+    kc get pods -l "$HELPER_SELECTOR" -o wide || true
+    kc get events --sort-by=.lastTimestamp || true
+    kc describe deployments,replicasets,pods,services -l "$SELECTOR" || true
+    kc logs -l "$SELECTOR" --all-containers --prefix --tail=200 || true
+    kc logs -l "$SELECTOR" --all-containers --prefix --tail=100 --previous 2>/dev/null || true
+  } >&2
+}
+
+# smoke_cleanup: on failure the diagnostics; the release, its namespace and the monitoring
+# stack removed unless KEEP=1; the step times; as the last lines, the failure report.
+smoke_cleanup() {
+  local rc=$?
+  set +e
+  trap - ERR
+  if ((rc == 0)); then steps_close; else steps_failed; fi
+  [[ -n "$PF_PID" ]] && kill "$PF_PID" 2>/dev/null
+  [[ -n "$PROM_PF_PID" ]] && kill "$PROM_PF_PID" 2>/dev/null
+  if ((rc != 0)); then
+    echo "smoke: failed during: $STEP" >&2
+    dump_diagnostics
+  fi
+  if [[ "$KEEP" != 1 ]]; then
+    log "cleanup: uninstall $RELEASE, delete namespace $NAMESPACE"
+    kc delete pods,services,configmaps -l "$HELPER_SELECTOR" --ignore-not-found --wait=false >/dev/null 2>&1
+    hm uninstall "$RELEASE" --wait --timeout 2m >/dev/null 2>&1
+    kubectl delete namespace "$NAMESPACE" --ignore-not-found --wait=false >/dev/null 2>&1
+    if [[ "$SMOKE_MONITORING" == 1 ]]; then
+      "$REPO_ROOT/ci/monitoring-stack.sh" down >/dev/null 2>&1
+    fi
+  fi
+  [[ -n "$SMOKE_STEP_TIMES" ]] && steps_times >"$SMOKE_STEP_TIMES"
+  # The last lines: which step failed and why (after the diagnostics, for a terminal).
+  if ((rc != 0)); then
+    steps_report >&2
+    [[ -n "$SMOKE_REPORT" ]] && steps_report >"$SMOKE_REPORT"
+  fi
+  steps_end
+  rm -rf "$WORK"
+  exit "$rc"
+}

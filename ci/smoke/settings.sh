@@ -1,0 +1,77 @@
+# shellcheck shell=bash disable=SC2034
+# The smoke test's settings: the environment ci/smoke.sh reads (defaults here) and the values
+# that follow from it. Sourced by ci/smoke.sh; every step sees them.
+#
+# Environment (defaults in brackets):
+#   RELEASE [production-api]  NAMESPACE [production-api-smoke]
+#   CHART [charts/production-api]  the checkout's chart; its values-*.yaml are the overlays
+#   CHART_REF, CHART_VERSION  a released chart (oci://registry/charts/production-api) to install
+#   IMAGE_DIGEST              the release's image digest (sha256:...), with IMAGE_REPOSITORY
+#   PREVIOUS_CHART_VERSION, PREVIOUS_IMAGE_DIGEST  the release to install first and upgrade from
+#   IMAGE_REPOSITORY [production-api]  IMAGE_TAG [dev]  IMAGE_PULL_POLICY [IfNotPresent]
+#   PROM_OPERATOR_VERSION [v0.80.1]  GATEWAY_API_VERSION [v1.6.3]  (ci/versions.env)
+#   PROM_CRDS     Prometheus Operator CRDs: a local file or directory [the release's URL]
+#   GATEWAY_CRDS  Gateway API CRDs: a local file or directory [the release's URL]
+#   HELM_TIMEOUT [5m]  ROLLOUT_TIMEOUT [300s]  WAIT_SECONDS [120] (other bounded waits)
+#   LOAD_MAX_SECONDS [300]  request loop upper bound; it stops earlier once told to
+#   LOAD_INTERVAL [0.05]    seconds between two requests of the loop
+#   SMOKE_MONITORING [1]    0 skips the Prometheus Operator part
+#   MONITORING_NAMESPACE [monitoring]  MONITORING_RELEASE [kube-prometheus-stack]
+#   PROM_OPERATOR_IMAGE, PROM_CONFIG_RELOADER_IMAGE, PROMETHEUS_IMAGE  (ci/monitoring-stack.sh)
+#   SMOKE_TRACING_ENDPOINT, SMOKE_TRACING_SPANS  a collector for the tracing check (optional)
+#   KEEP=1                  after proving the uninstall, install the release again (prod
+#                           overlay, the chart every upgrade installs) and leave it running
+#   SMOKE_REPORT            a file for the failure report (failed step, its error, its output)
+#   SMOKE_STEP_TIMES        a file for each step's seconds ("<seconds>\t<step>" lines)
+
+# shellcheck source=ci/versions.env
+source "$REPO_ROOT/ci/versions.env"
+
+RELEASE="${RELEASE:-production-api}"
+NAMESPACE="${NAMESPACE:-production-api-smoke}"
+CHART="${CHART:-$REPO_ROOT/charts/production-api}"
+IMAGE_REPOSITORY="${IMAGE_REPOSITORY:-production-api}"
+IMAGE_TAG="${IMAGE_TAG:-dev}"
+IMAGE_PULL_POLICY="${IMAGE_PULL_POLICY:-IfNotPresent}"
+PROM_CRDS="${PROM_CRDS:-https://github.com/prometheus-operator/prometheus-operator/releases/download/$PROM_OPERATOR_VERSION/stripped-down-crds.yaml}"
+GATEWAY_CRDS="${GATEWAY_CRDS:-https://github.com/kubernetes-sigs/gateway-api/releases/download/$GATEWAY_API_VERSION/standard-install.yaml}"
+HELM_TIMEOUT="${HELM_TIMEOUT:-5m}"
+ROLLOUT_TIMEOUT="${ROLLOUT_TIMEOUT:-300s}"
+WAIT_SECONDS="${WAIT_SECONDS:-120}"
+LOAD_MAX_SECONDS="${LOAD_MAX_SECONDS:-300}"
+LOAD_INTERVAL="${LOAD_INTERVAL:-0.05}"
+KEEP="${KEEP:-0}"
+CHART_REF="${CHART_REF:-}"
+CHART_VERSION="${CHART_VERSION:-}"
+IMAGE_DIGEST="${IMAGE_DIGEST:-}"
+PREVIOUS_CHART_VERSION="${PREVIOUS_CHART_VERSION:-}"
+PREVIOUS_IMAGE_DIGEST="${PREVIOUS_IMAGE_DIGEST:-}"
+SMOKE_MONITORING="${SMOKE_MONITORING:-1}"
+SMOKE_TRACING_ENDPOINT="${SMOKE_TRACING_ENDPOINT:-}"
+SMOKE_TRACING_SPANS="${SMOKE_TRACING_SPANS:-}"
+SMOKE_REPORT="${SMOKE_REPORT:-}"
+SMOKE_STEP_TIMES="${SMOKE_STEP_TIMES:-}"
+MONITORING_NAMESPACE="${MONITORING_NAMESPACE:-monitoring}"
+MONITORING_RELEASE="${MONITORING_RELEASE:-kube-prometheus-stack}"
+export MONITORING_NAMESPACE MONITORING_RELEASE
+
+SELECTOR="app.kubernetes.io/instance=$RELEASE"
+# The smoke test's own helpers (load clients, the readiness dependency) carry this label
+# instead, so that "nothing of the release is left" is checked on the chart's objects alone.
+HELPER_SELECTOR="app.kubernetes.io/part-of=$RELEASE-smoke"
+APP_SELECTOR="$SELECTOR,app.kubernetes.io/name"
+DEP="$RELEASE-smoke-dep"
+# The image of the smoke test's own pods: the release's, already on the nodes.
+IMAGE_REF="$IMAGE_REPOSITORY:$IMAGE_TAG"
+[[ -z "$IMAGE_DIGEST" ]] || IMAGE_REF="$IMAGE_REPOSITORY@$IMAGE_DIGEST"
+WORK="$(mktemp -d)"
+PF_PID=""
+PROM_PF_PID=""
+PROM_URL=""
+
+# What the install step finds out about the release, for the steps after it.
+DEPLOYMENT=""   # deployment/<name>
+SERVICE=""      # service/<name>
+SERVICE_PORT="" # its http port
+SERVICE_URL=""  # http://<ClusterIP>:<port>/items/1, for the load clients
+JOB=""          # the Prometheus Operator's job label: the Service's name
