@@ -67,7 +67,7 @@ CLUSTER_BIN="$TOOLS_CACHE/cluster/bin"
 in_netns() { nsenter --net="$CLUSTER_NETNS_PATH" -- "$@"; }
 
 # kubectl and ctr against the cluster, from inside its namespace.
-kc() { in_netns "$CLUSTER_BIN/kubectl" --kubeconfig "$CLUSTER_KUBECONFIG" "$@"; }
+cluster_kubectl() { in_netns "$CLUSTER_BIN/kubectl" --kubeconfig "$CLUSTER_KUBECONFIG" "$@"; }
 ctr_() { ctr --address "$CLUSTER_STATE/containerd/containerd.sock" --namespace k8s.io "$@"; }
 
 cluster_log() { printf '==> cluster: %s\n' "$*" >&2; }

@@ -24,7 +24,7 @@ start kube-apiserver "$CLUSTER_BIN/kube-apiserver" \
   --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
   --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
   --allow-privileged=false --profiling=false
-wait_for kube-apiserver "/readyz" kc get --raw /readyz
+wait_for kube-apiserver "/readyz" cluster_kubectl get --raw /readyz
 
 cluster_log "kube-controller-manager, kube-scheduler"
 start kube-controller-manager "$CLUSTER_BIN/kube-controller-manager" \

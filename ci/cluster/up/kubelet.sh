@@ -51,4 +51,4 @@ start kubelet "$CLUSTER_BIN/kubelet" --config "$S/config/kubelet.yaml" \
   --kubeconfig "$S/kubelet-client.kubeconfig" --root-dir "$S/kubelet" \
   --cert-dir "$S/kubelet/pki" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP"
 wait_for kubelet "/healthz" in_netns curl -fsS http://127.0.0.1:10248/healthz
-wait_for kubelet "Ready node $NODE_NAME" kc wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s
+wait_for kubelet "Ready node $NODE_NAME" cluster_kubectl wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s

@@ -33,5 +33,5 @@ EOF
 start coredns "$CLUSTER_BIN/coredns" -conf "$S/config/Corefile"
 wait_for kube-proxy "/healthz" in_netns curl -fsS http://127.0.0.1:10256/healthz
 wait_for coredns "/ready" in_netns curl -fsS http://127.0.0.1:8181/ready
-wait_for kube-controller-manager "default ServiceAccount" kc get serviceaccount default -n default
-wait_for kube-controller-manager "kube-root-ca.crt" kc get configmap kube-root-ca.crt -n default
+wait_for kube-controller-manager "default ServiceAccount" cluster_kubectl get serviceaccount default -n default
+wait_for kube-controller-manager "kube-root-ca.crt" cluster_kubectl get configmap kube-root-ca.crt -n default
