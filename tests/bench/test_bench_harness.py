@@ -8,12 +8,13 @@ otelcol-test on PATH (installed by ci/install-tools.sh / `make bench`).
 """
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.tools import tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVERS = ["ceiling", "baseline", "production-api", "tutorial", "traced-1.0", "traced-0.1"]
@@ -21,8 +22,7 @@ SERVERS = ["ceiling", "baseline", "production-api", "tutorial", "traced-1.0", "t
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    if shutil.which("wrk") is None:
-        pytest.fail("wrk is not on PATH; ci/install-tools.sh installs it (apt: wrk)")
+    tool("wrk")
     tmp = tmp_path_factory.mktemp("bench")
     report = tmp / "RESULTS.md"
     proc = subprocess.run(

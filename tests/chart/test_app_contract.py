@@ -15,7 +15,7 @@ import pytest
 import yaml
 from fastapi import FastAPI
 
-from ._helm import CHART_DIR, VALUES_SETS, one, render_chart
+from ._helm import CHART_DIR, KUBE_VERSION, OLDEST_KUBE_VERSION, VALUES_SETS, one, render_chart
 
 SCHEMA = json.loads((CHART_DIR / "values.schema.json").read_text())
 DEFAULTS = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
@@ -51,7 +51,7 @@ def _managed_env() -> dict[str, str]:
 def test_managed_env_list_is_what_the_chart_renders(helm3: str) -> None:
     values = yaml.safe_load(VALUES_SETS["all-on"][0].read_text())
     extra = {e["name"] for e in values["extraEnv"]}
-    container = _container(render_chart(helm3, VALUES_SETS["all-on"]))
+    container = _container(render_chart(VALUES_SETS["all-on"], helm=helm3))
     rendered = {e["name"] for e in container["env"]} - extra
     assert rendered == set(_managed_env())
 
@@ -72,7 +72,7 @@ def test_rendered_env_is_accepted_by_the_app(
     """The env the chart renders loads in app.settings and carries the values it was given."""
     from app.settings import ALLOWED, load_settings
 
-    container = _container(render_chart(helm3, VALUES_SETS[values_set]))
+    container = _container(render_chart(VALUES_SETS[values_set], helm=helm3))
     env = {k: v for k, v in _chart_env(container).items() if k in ALLOWED}
     for name in ALLOWED:
         monkeypatch.delenv(name, raising=False)
@@ -154,7 +154,7 @@ def test_probe_and_metrics_paths_answer_in_the_app(
     from app.main import create_app
     from app.settings import ALLOWED, load_settings
 
-    docs = render_chart(helm3, VALUES_SETS["staging"])
+    docs = render_chart(VALUES_SETS["staging"], helm=helm3)
     container = _container(docs)
     kinds = ("startupProbe", "livenessProbe", "readinessProbe")
     probes = {kind: container[kind]["httpGet"] for kind in kinds}
@@ -175,13 +175,13 @@ def test_probe_and_metrics_paths_answer_in_the_app(
 
 
 @pytest.mark.parametrize("values_set", list(VALUES_SETS))
-@pytest.mark.parametrize("kubernetes_version", ["1.25.0", "1.37.0"])
+@pytest.mark.parametrize("kubernetes_version", [OLDEST_KUBE_VERSION, KUBE_VERSION])
 def test_grace_period_covers_the_shutdown_budget(
     helm3: str, values_set: str, kubernetes_version: str
 ) -> None:
     """preStop sleep + SHUTDOWN_DRAIN_SECONDS + SHUTDOWN_TIMEOUT_SECONDS + margin fit in the
     grace period, and the readiness probe notices the drain before it ends."""
-    docs = render_chart(helm3, VALUES_SETS[values_set], kube_version=kubernetes_version)
+    docs = render_chart(VALUES_SETS[values_set], helm=helm3, kube_version=kubernetes_version)
     pod = one(docs, "Deployment")["spec"]["template"]["spec"]
     container = pod["containers"][0]
     env = _chart_env(container)

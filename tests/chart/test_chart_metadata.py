@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ._helm import CHART_DIR, run
+from tests.support.helm import helm_template
+
+from ._helm import CHART_DIR, OLDEST_KUBE_VERSION, run
 
 CHART = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
 
@@ -18,16 +20,16 @@ def test_chart_yaml_metadata() -> None:
     assert CHART["type"] == "application"
     assert CHART["name"] == CHART_DIR.name
     assert isinstance(CHART["appVersion"], str)
-    assert CHART["kubeVersion"] == ">=1.25.0-0"
+    assert CHART["kubeVersion"] == f">={OLDEST_KUBE_VERSION}-0"
     assert CHART["maintainers"]
     assert CHART["annotations"]["artifacthub.io/license"]
     assert CHART["keywords"]
 
 
 def test_kube_version_floor_is_enforced(helm_bin: str) -> None:
-    proc = run([helm_bin, "template", "prod", str(CHART_DIR), "--kube-version", "1.24.0"])
+    proc = helm_template(helm=helm_bin, kube_version="1.24.0")
     assert proc.returncode != 0
-    assert "kubeVersion" in proc.stderr or ">=1.25.0-0" in proc.stderr
+    assert "kubeVersion" in proc.stderr or f">={OLDEST_KUBE_VERSION}-0" in proc.stderr
 
 
 @pytest.mark.parametrize(

@@ -21,10 +21,16 @@ import pytest
 import yaml
 from cloudcoil.models.prometheus_operator import v1 as prometheus_v1
 
-from ._helm import NAMESPACE, VALUES_SETS, by_kind, one, render_chart
+from ._helm import (
+    KUBE_VERSION,
+    NAMESPACE,
+    OLDEST_KUBE_VERSION,
+    VALUES_SETS,
+    by_kind,
+    one,
+    render_chart,
+)
 
-OLDEST_KUBERNETES = "1.25.0"
-NEWEST_KUBERNETES = "1.37.0"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 PROMETHEUS_OPERATOR_MODELS = {
@@ -89,12 +95,12 @@ def validate_object(obj: dict, kubernetes_version: str) -> None:
         kubernetes_validate.validate(obj, kubernetes_version, strict=True)
 
 
-@pytest.mark.parametrize("kubernetes_version", [OLDEST_KUBERNETES, NEWEST_KUBERNETES])
+@pytest.mark.parametrize("kubernetes_version", [OLDEST_KUBE_VERSION, KUBE_VERSION])
 @pytest.mark.parametrize("values_set", list(VALUES_SETS))
 def test_rendered_manifests_are_schema_valid(
     helm_bin: str, values_set: str, kubernetes_version: str
 ) -> None:
-    docs = render_chart(helm_bin, VALUES_SETS[values_set], kube_version=kubernetes_version)
+    docs = render_chart(VALUES_SETS[values_set], helm=helm_bin, kube_version=kubernetes_version)
     assert docs
     for doc in docs:
         try:
@@ -107,7 +113,7 @@ def test_rendered_manifests_are_schema_valid(
 
 
 def test_all_on_renders_every_kind(helm_bin: str) -> None:
-    docs = render_chart(helm_bin, VALUES_SETS["all-on"])
+    docs = render_chart(VALUES_SETS["all-on"], helm=helm_bin)
     kinds = sorted(doc["kind"] for doc in docs)
     assert kinds == sorted(
         [
@@ -126,14 +132,14 @@ def test_all_on_renders_every_kind(helm_bin: str) -> None:
 
 
 def test_no_object_hard_codes_a_namespace(helm_bin: str) -> None:
-    docs = render_chart(helm_bin, VALUES_SETS["all-on"])
+    docs = render_chart(VALUES_SETS["all-on"], helm=helm_bin)
     assert [d["kind"] for d in docs if "namespace" in d["metadata"]] == []
 
 
 def test_env_names_are_unique(helm_bin: str) -> None:
     """Helm 4 applies server-side, which rejects a container with a repeated env name."""
     for values_set, files in VALUES_SETS.items():
-        deployment = one(render_chart(helm_bin, files), "Deployment")
+        deployment = one(render_chart(files, helm=helm_bin), "Deployment")
         for container in deployment["spec"]["template"]["spec"]["containers"]:
             names = [env["name"] for env in container["env"]]
             assert len(names) == len(set(names)), (values_set, names)
@@ -141,7 +147,7 @@ def test_env_names_are_unique(helm_bin: str) -> None:
 
 @pytest.mark.parametrize("values_set", ["staging", "prod", "all-on"])
 def test_servicemonitor_selects_the_service_and_its_port(helm3: str, values_set: str) -> None:
-    docs = render_chart(helm3, VALUES_SETS[values_set])
+    docs = render_chart(VALUES_SETS[values_set], helm=helm3)
     monitor, service = one(docs, "ServiceMonitor"), one(docs, "Service")
     selector = monitor["spec"]["selector"]["matchLabels"]
     assert selector.items() <= service["metadata"]["labels"].items()
@@ -155,13 +161,13 @@ def test_servicemonitor_selects_the_service_and_its_port(helm3: str, values_set:
 
 
 def test_servicemonitor_needs_the_crd_api(helm3: str) -> None:
-    docs = render_chart(helm3, VALUES_SETS["prod"], api_versions=())
+    docs = render_chart(VALUES_SETS["prod"], helm=helm3, api_versions=())
     assert by_kind(docs, "ServiceMonitor") == []
 
 
 def test_the_validators_reject_bad_objects(helm3: str) -> None:
     """The checks above can fail: unknown fields, wrong types and unknown kinds are errors."""
-    docs = render_chart(helm3, VALUES_SETS["all-on"])
+    docs = render_chart(VALUES_SETS["all-on"], helm=helm3)
     cases = []
     deployment = copy.deepcopy(one(docs, "Deployment"))
     deployment["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
@@ -186,13 +192,13 @@ def test_the_validators_reject_bad_objects(helm3: str) -> None:
     cases.append({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "x"}})
     for case in cases:
         with pytest.raises(Exception):  # noqa: B017, PT011 - each validator raises its own type
-            validate_object(case, NEWEST_KUBERNETES)
+            validate_object(case, KUBE_VERSION)
 
 
 def test_selectors_pick_only_the_app_pods(helm_bin: str) -> None:
     """The Service, PDB and NetworkPolicy select the Deployment's pods and not the test Pod,
     which would otherwise receive Service traffic while `helm test` runs."""
-    docs = render_chart(helm_bin, VALUES_SETS["all-on"])
+    docs = render_chart(VALUES_SETS["all-on"], helm=helm_bin)
     pod_labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
     test_labels = one(docs, "Pod")["metadata"]["labels"]
     selectors = {

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 import urllib.error
@@ -28,6 +27,7 @@ from typing import Any
 import pytest
 
 from tests.support.appproc import free_port
+from tests.support.tools import tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PODMAN = str(REPO_ROOT / "ci" / "podman.sh")
@@ -130,8 +130,7 @@ def remove_container(name: str) -> None:
 @pytest.fixture(scope="module")
 def podman_ready() -> None:
     """podman is installed (else fail) and can start a container here (else skip)."""
-    if shutil.which("podman") is None:
-        pytest.fail("podman is not on PATH (ci/install-tools.sh installs it)")
+    tool("podman")
     info = podman("info", "--format", "{{.Host.OCIRuntime.Name}}", timeout=60, check=False)
     if info.returncode != 0:
         reason = f"podman cannot run on this host: {info.stderr.strip()[-500:]}"

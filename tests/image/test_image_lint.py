@@ -6,12 +6,13 @@ Each linter also gets a deliberately broken input, so a linter that silently che
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.support.tools import tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = [
@@ -22,13 +23,6 @@ SCRIPTS = [
     "ci/kind-smoke.sh",
 ]
 WORKFLOWS = sorted((REPO_ROOT / ".github" / "workflows").glob("*.y*ml"))
-
-
-def tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"{name} is not on PATH (ci/install-tools.sh installs it)")
-    return path
 
 
 def run(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:

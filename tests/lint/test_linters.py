@@ -6,11 +6,12 @@ missing input (no workflow, no Dockerfile) fails the test instead of skipping it
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.support.tools import tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_SECONDS = 120
@@ -36,13 +37,6 @@ def repo_files(*patterns: str) -> list[str]:
     return sorted(name for name in found if (REPO_ROOT / name).is_file())
 
 
-def require_tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"{name} is not on PATH; ci/install-tools.sh installs it", pytrace=False)
-    return path
-
-
 def run_linter(*args: str) -> None:
     """Runs a linter from the repository root; fails with its full output unless it exits 0."""
     result = subprocess.run(
@@ -66,12 +60,12 @@ DOCKERFILES = repo_files("Dockerfile", "*/Dockerfile", "*.Dockerfile", "Containe
 
 
 def test_ruff_check() -> None:
-    ruff = require_tool("ruff")
+    ruff = tool("ruff")
     run_linter(ruff, "check", "--no-cache", "--output-format=concise", ".")
 
 
 def test_ruff_format() -> None:
-    ruff = require_tool("ruff")
+    ruff = tool("ruff")
     run_linter(ruff, "format", "--no-cache", "--check", "--diff", ".")
 
 
@@ -85,13 +79,13 @@ def test_shell_scripts_found() -> None:
 
 @pytest.mark.parametrize("script", SHELL_SCRIPTS)
 def test_shellcheck(script: str) -> None:
-    shellcheck = require_tool("shellcheck")
+    shellcheck = tool("shellcheck")
     # -x follows `source` lines (paths relative to the repository root, where this runs).
     run_linter(shellcheck, "--external-sources", "--format=gcc", script)
 
 
 def test_actionlint() -> None:
-    actionlint = require_tool("actionlint")
+    actionlint = tool("actionlint")
     assert WORKFLOWS, "no workflow under .github/workflows/"
     run_linter(actionlint, "-no-color", "-oneline", *WORKFLOWS)
 
@@ -102,5 +96,5 @@ def test_dockerfile_found() -> None:
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES)
 def test_hadolint(dockerfile: str) -> None:
-    hadolint = require_tool("hadolint")
+    hadolint = tool("hadolint")
     run_linter(hadolint, "--no-color", dockerfile)

@@ -1,14 +1,14 @@
 """Fixtures of the monitoring tests: the tools, the rendered chart and a real Prometheus.
 
-`render_chart(*args)` runs `helm template` on charts/production-api and returns the parsed
-documents. `start_prometheus(config, rules)` runs the Prometheus server of the machine
-(Debian's `prometheus` package) on a free 127.0.0.1 port with temporary storage and stops it
-by PID at teardown. The service itself comes from the `start_app` fixture of tests/conftest.py.
+`render_chart(*args)` runs `helm template` on charts/production-api (tests/support/helm.py)
+and returns the parsed documents. `start_prometheus(config, rules)` runs the Prometheus server
+of the machine (Debian's `prometheus` package) on a free 127.0.0.1 port with temporary
+storage and stops it by PID at teardown. The service itself comes from the `start_app`
+fixture of tests/conftest.py.
 """
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,57 +16,30 @@ from typing import Any
 
 import pytest
 import yaml
-from promstack import CHART, PrometheusProcess
+from promstack import PrometheusProcess
 
+from tests.support import helm
 from tests.support.appproc import free_port
-
-
-def require_tool(name: str) -> str:
-    """Absolute path of `name` on PATH; fails the test when it is missing (CI installs it)."""
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"{name} is not on PATH; ci/install-tools.sh installs it")
-    return path
-
-
-@pytest.fixture(scope="session")
-def helm() -> str:
-    return require_tool("helm")
+from tests.support.tools import tool
 
 
 @pytest.fixture(scope="session")
 def promtool() -> str:
-    return require_tool("promtool")
+    return tool("promtool")
 
 
 @pytest.fixture(scope="session")
 def prometheus_bin() -> str:
-    return require_tool("prometheus")
+    return tool("prometheus")
 
 
 @pytest.fixture(scope="session")
-def render_chart(helm: str) -> Callable[..., list[dict[str, Any]]]:
-    """`render_chart(*helm_args, release="web", namespace="shop")` -> the rendered documents.
-
-    The monitoring.coreos.com/v1 API is declared available, as it is in a cluster with the
-    Prometheus Operator CRDs.
-    """
+def render_chart() -> Callable[..., list[dict[str, Any]]]:
+    """`render_chart(*helm_args, release="web", namespace="shop")` -> the rendered documents
+    (tests/support/helm.py's, with the monitoring.coreos.com/v1 API available)."""
 
     def render(*args: str, release: str = "web", namespace: str = "shop") -> list[dict[str, Any]]:
-        cmd = [
-            helm,
-            "template",
-            release,
-            str(CHART),
-            "--namespace",
-            namespace,
-            "--api-versions",
-            "monitoring.coreos.com/v1",
-            *args,
-        ]
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-        assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stderr}"
-        return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+        return helm.render_chart(args=args, release=release, namespace=namespace)
 
     return render
 

@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ._support.chart import helm_template, tool, values_sets
+from tests.support.tools import tool
+
+from ._support.chart import helm_template, values_sets
 
 SKIPS_FILE = Path(__file__).parent / "checkov-skips.yaml"
 DIGEST = "sha256:" + "0" * 64

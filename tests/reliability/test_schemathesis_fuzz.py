@@ -8,21 +8,13 @@ its phases with `--checks all` and nothing excluded. Goal: at least 1,000 genera
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
-from pathlib import Path
+
+from tests.support.tools import tool
 
 SEED = 20261126
 MAX_EXAMPLES = 1000
 MIN_CASES = 1000
-
-
-def _schemathesis() -> str:
-    beside = Path(sys.executable).with_name("schemathesis")
-    found = str(beside) if beside.exists() else shutil.which("schemathesis")
-    assert found, "schemathesis is not installed (it is in requirements-dev.lock)"
-    return found
 
 
 def test_schemathesis_finds_no_failures_in_1000_cases(start_app, figures, tmp_path):
@@ -30,7 +22,7 @@ def test_schemathesis_finds_no_failures_in_1000_cases(start_app, figures, tmp_pa
     report = tmp_path / "schemathesis.json"
     junit = tmp_path / "schemathesis-junit.xml"
     cmd = [
-        _schemathesis(),
+        tool("schemathesis"),
         "run",
         f"http://127.0.0.1:{app.port}/openapi.json",
         "--checks", "all",

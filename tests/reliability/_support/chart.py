@@ -1,31 +1,15 @@
-"""Render the Helm chart with the pinned helm for the policy and corpus checks."""
+"""Render the Helm chart with the pinned helm for the policy and corpus checks (release `rel`)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import yaml
+from tests.support import helm
+from tests.support.helm import CHART_DIR
 
-from tests.support.appproc import REPO_ROOT
-
-CHART_DIR = REPO_ROOT / "charts" / "production-api"
 RELEASE = "rel"
-NAMESPACE = "apps"
-# Render CRD-backed objects too (the ServiceMonitor), as a cluster with the operator would.
-API_VERSIONS = ("monitoring.coreos.com/v1",)
-KUBE_VERSION = "1.37.0"
-
-
-def tool(name: str) -> str:
-    """Path of a CLI installed by ci/install-tools.sh; a missing tool fails the test."""
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"{name} is not on PATH: run ci/install-tools.sh and source ci/lib.sh")
-    return path
 
 
 def environment_overlays() -> list[Path]:
@@ -41,27 +25,9 @@ def values_sets() -> dict[str, list[Path]]:
     return sets
 
 
-def helm_template(
-    values_files: Sequence[Path] = (), set_values: Sequence[str] = ()
-) -> subprocess.CompletedProcess[str]:
-    cmd = [
-        tool("helm"), "template", RELEASE, str(CHART_DIR),
-        "--namespace", NAMESPACE, "--kube-version", KUBE_VERSION,
-    ]  # fmt: skip
-    for api in API_VERSIONS:
-        cmd += ["--api-versions", api]
-    for values in values_files:
-        cmd += ["--values", str(values)]
-    for item in set_values:
-        cmd += ["--set", item]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-
-
-def render(values_files: Sequence[Path] = (), set_values: Sequence[str] = ()) -> list[dict]:
-    """Rendered documents, hooks (the helm test pod) included; a failed render fails the test."""
-    proc = helm_template(values_files, set_values)
-    assert proc.returncode == 0, proc.stderr
-    return [doc for doc in yaml.safe_load_all(proc.stdout) if doc]
+# The one `helm template` wrapper (tests/support/helm.py), for this suite's release name.
+helm_template = functools.partial(helm.helm_template, release=RELEASE)
+render = functools.partial(helm.render_chart, release=RELEASE)
 
 
 def pod_specs(docs: list[dict]) -> Iterator[tuple[str, dict, dict]]:
