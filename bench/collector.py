@@ -9,7 +9,6 @@ import argparse
 import contextlib
 import os
 import re
-import shutil
 import socket
 import subprocess
 import time
@@ -17,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import REPO_ROOT, cpu_prefix, free_port
+
+from tests.support.tools import INSTALL_HINT, find_tool
 
 CONFIG = REPO_ROOT / "ci" / "otelcol" / "config.yaml"
 
@@ -48,9 +49,9 @@ class Collector:
 
 
 def start_collector(args: argparse.Namespace, out_dir: Path) -> Collector:
-    binary = shutil.which("otelcol-test")
+    binary = find_tool("otelcol-test")
     if binary is None:
-        raise RuntimeError("otelcol-test is not on PATH; ci/install-tools.sh builds it")
+        raise RuntimeError(f"otelcol-test is not on PATH: {INSTALL_HINT}")
     port = free_port()
     env = {
         **os.environ,

@@ -15,14 +15,15 @@ Example::
         assert any(line["logger"] == "app.access" for line in proc.json_lines())
 
 `collector` is a real OpenTelemetry Collector (`otelcol-test`, built from ci/otelcol/ by
-ci/install-tools.sh) receiving OTLP/HTTP on 127.0.0.1 on a free port and writing what it
-receives to a JSON-lines file, which `Collector.spans()` reads back.
+ci/install-tools.sh, with the project's one configuration, ci/otelcol/config.yaml) receiving
+OTLP/HTTP on 127.0.0.1 on a free port and writing what it receives to a JSON-lines file,
+which `Collector.spans()` reads back.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
+import os
 import signal
 import socket
 import subprocess
@@ -40,6 +41,9 @@ from tests.support.appproc import (
     REPO_ROOT,
     AppProcess,
 )
+from tests.support.tools import tool
+
+OTELCOL_CONFIG = REPO_ROOT / "ci" / "otelcol" / "config.yaml"
 
 # What tests need beyond the project's Python venv, as the markers pyproject.toml registers:
 # `cluster` (the project's test cluster: root, Linux), `image` (builds and runs the container
@@ -108,39 +112,28 @@ def start_app() -> Iterator[Callable[..., AppProcess]]:
 
 
 class Collector:
-    """A running `otelcol-test`: the OTLP receiver (HTTP) on `host`:`port` (127.0.0.1 and a
-    free port unless given), every trace it receives written by the file exporter to
-    `spans_file` (OTLP JSON, one request per line)."""
+    """A running `otelcol-test` with the project's collector configuration (OTELCOL_CONFIG):
+    the OTLP receiver (HTTP) on `host`:`port` (127.0.0.1 and a free port unless given), every
+    trace it receives written by the file exporter to `spans_file` (OTLP JSON, one request
+    per line)."""
 
     def __init__(self, workdir: Path, port: int | None = None, host: str = "127.0.0.1") -> None:
-        binary = shutil.which("otelcol-test")
-        if binary is None:
-            pytest.fail("otelcol-test is not on PATH: run ci/install-tools.sh and source ci/lib.sh")
+        binary = tool("otelcol-test")
         self.host = host
         self.port = appproc.free_port() if port is None else port
         self.spans_file = workdir / f"spans-{self.port}.jsonl"
         self.log_file = workdir / f"otelcol-{self.port}.log"
-        config = workdir / f"otelcol-{self.port}.yaml"
-        config.write_text(
-            json.dumps(
-                {
-                    "receivers": {
-                        "otlp": {"protocols": {"http": {"endpoint": f"{host}:{self.port}"}}}
-                    },
-                    "exporters": {
-                        "file": {"path": str(self.spans_file), "flush_interval": "100ms"}
-                    },
-                    "service": {
-                        # No telemetry port of its own, so collectors never clash.
-                        "telemetry": {"metrics": {"level": "none"}, "logs": {"level": "warn"}},
-                        "pipelines": {"traces": {"receivers": ["otlp"], "exporters": ["file"]}},
-                    },
-                }
-            )
-        )
+        env = {
+            **os.environ,
+            "OTELCOL_ENDPOINT": f"{host}:{self.port}",
+            "OTELCOL_SPANS_FILE": str(self.spans_file),
+            "OTELCOL_LOG_LEVEL": "warn",
+        }
+        env.pop("OTELCOL_EXPORTER", None)  # the file exporter, which spans() reads
         with self.log_file.open("wb") as log:
             self.popen = subprocess.Popen(
-                [binary, f"--config={config}"],
+                [binary, f"--config={OTELCOL_CONFIG}"],
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
