@@ -36,7 +36,7 @@ key="$(printf '%s\n' "$DEBIAN_SUITE" "$DEBIAN_MIRROR" "$PACKAGES" "$RECIPE_VERSI
 tarball="$cache_dir/rootfs-$DEBIAN_SUITE-$key.tar"
 
 if [[ "$REBUILD" == 1 || ! -s "$tarball" ]]; then
-  command -v debootstrap >/dev/null || { echo "debootstrap not found (apt-get install debootstrap)" >&2; exit 1; }
+  command -v debootstrap >/dev/null || die "debootstrap not found (apt-get install debootstrap)"
   mkdir -p "$cache_dir"
   work="$(mktemp -d "$cache_dir/work.XXXXXX")"
   cleanup() {

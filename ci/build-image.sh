@@ -44,8 +44,7 @@ elif [[ -z "$engine" ]]; then
   elif command -v podman >/dev/null 2>&1; then
     engine=podman
   else
-    echo "no container engine: install docker or podman" >&2
-    exit 1
+    die "no container engine: install docker or podman"
   fi
 fi
 
@@ -78,7 +77,7 @@ if [[ "$engine" == podman ]]; then
   # Docker image format: the OCI format has no HEALTHCHECK.
   args+=(--format docker --layers)
   if [[ -n "$BUILD_CA_BUNDLE" ]]; then
-    [[ -r "$BUILD_CA_BUNDLE" ]] || { echo "BUILD_CA_BUNDLE $BUILD_CA_BUNDLE is not readable" >&2; exit 1; }
+    [[ -r "$BUILD_CA_BUNDLE" ]] || die "BUILD_CA_BUNDLE $BUILD_CA_BUNDLE is not readable"
     pip_conf="$TOOLS_CACHE/podman/build-pip.conf"
     mkdir -p "$(dirname "$pip_conf")"
     printf '[global]\ncert = /run/build-ca/ca-bundle.crt\n' >"$pip_conf"

@@ -35,11 +35,6 @@ trap 'rm -rf "$WORK"' EXIT
 # ---------------------------------------------------------------------------------------------
 # Helpers
 
-die() {
-  printf 'install-tools: %s\n' "$*" >&2
-  exit 1
-}
-
 # report TOOL VERSION STATUS: the one line printed per tool.
 report() { log "$(printf '%-15s %-18s %s' "$1" "$2" "$3")"; }
 
@@ -49,7 +44,7 @@ run_logged() {
   shift
   if ! "$@" >"$log_file" 2>&1; then
     tail -n 60 "$log_file" >&2
-    die "$name failed (full log: $log_file)"
+    die "install-tools: $name failed (full log: $log_file)"
   fi
 }
 
@@ -64,7 +59,7 @@ as_root() {
   elif command -v sudo >/dev/null; then
     sudo "$@"
   else
-    die "root is needed for: $*"
+    die "install-tools: root is needed for: $*"
   fi
 }
 
@@ -148,7 +143,7 @@ go_install() {
 helm3_ldflags() {
   local client_go minor
   client_go="$(awk '$1 == "k8s.io/client-go" {print $2}' "$(go_mod_file "helm.sh/helm/v3@$HELM_VERSION")")"
-  [[ "$client_go" =~ ^v0\.([0-9]+)\. ]] || die "cannot read client-go version of helm $HELM_VERSION"
+  [[ "$client_go" =~ ^v0\.([0-9]+)\. ]] || die "install-tools: cannot read client-go version of helm $HELM_VERSION"
   minor="${BASH_REMATCH[1]}"
   local v=helm.sh/helm/v3
   printf '%s ' \
@@ -182,7 +177,7 @@ install_helm_unittest() {
   local start=$SECONDS src version os arch binary
   version="$(cd "$tools_dir" && go list -m -f '{{.Version}}' "$mod")"
   [[ "$version" == "$HELM_UNITTEST_VERSION" ]] ||
-    die "ci/tools/go.mod requires $mod $version, ci/versions.env says $HELM_UNITTEST_VERSION"
+    die "install-tools: ci/tools/go.mod requires $mod $version, ci/versions.env says $HELM_UNITTEST_VERSION"
   src="$(cd "$tools_dir" && go mod download -json "$mod" |
     sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"
   os="$(go env GOOS)"
@@ -200,7 +195,7 @@ install_helm_unittest() {
   )
   sed '/^platformHooks:/,$d' "$src/plugin.yaml" >"$staging/plugin.yaml"
   grep -q "\$HELM_PLUGIN_DIR/$binary\"" "$staging/plugin.yaml" ||
-    die "upstream plugin.yaml of $mod $version has no command for $binary"
+    die "install-tools: upstream plugin.yaml of $mod $version has no command for $binary"
   install -m 0644 "$src/LICENSE" "$staging/LICENSE"
 
   rm -rf "$plugin_dir"
@@ -222,7 +217,7 @@ go_build_module() {
   fi
   local start=$SECONDS src
   src="$(go mod download -json "$mod" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"
-  [[ -f "$src/go.mod" ]] || die "cannot download $mod"
+  [[ -f "$src/go.mod" ]] || die "install-tools: cannot download $mod"
   (
     cd "$src"
     run_logged "go-build-$name" go build "${GO_BUILD_FLAGS[@]}" -ldflags="-s -w $ldflags" \
@@ -247,7 +242,7 @@ install_otelcol() {
   local start=$SECONDS
   version="$(cd "$dir" && go list -m -f '{{.Version}}' "$mod")"
   [[ "$version" == "$OTELCOL_VERSION" ]] ||
-    die "ci/otelcol/go.mod requires $mod $version, ci/versions.env says $OTELCOL_VERSION"
+    die "install-tools: ci/otelcol/go.mod requires $mod $version, ci/versions.env says $OTELCOL_VERSION"
   (
     cd "$dir"
     run_logged go-build-otelcol-test go build "${GO_BUILD_FLAGS[@]}" \
@@ -259,7 +254,7 @@ install_otelcol() {
 }
 
 install_go_tools() {
-  command -v go >/dev/null || die "the go command is needed to build helm and the Go tools"
+  command -v go >/dev/null || die "install-tools: the go command is needed to build helm and the Go tools"
   go_install helm "$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" "$(helm3_ldflags)"
   go_install helm4 "$HELM4_VERSION" "helm.sh/helm/v4/cmd/helm@$HELM4_VERSION" "$(helm4_ldflags)"
   install_helm_unittest
@@ -282,7 +277,7 @@ install_go_tools() {
 # project venv's python3, which ci/lib.sh puts first on PATH.
 
 PYTHON="$(PATH="${PATH//"$PY_VENV/bin:"/}" python3 -c 'import sys; print(sys.executable)')"
-[[ "$PYTHON" != "$TOOLS_CACHE"/* ]] || die "python3 on PATH is a venv's ($PYTHON)"
+[[ "$PYTHON" != "$TOOLS_CACHE"/* ]] || die "install-tools: python3 on PATH is a venv's ($PYTHON)"
 
 # The project venv: recreated whenever requirements-dev.lock (or the interpreter) changes
 # (ci/venv.sh, shared with ci/run.sh's runtime venv).
@@ -320,7 +315,7 @@ install_gateway_api_crds() {
   local start=$SECONDS src
   src="$(go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" |
     sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"
-  [[ -d "$src/config/crd/standard" ]] || die "no CRDs in sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION"
+  [[ -d "$src/config/crd/standard" ]] || die "install-tools: no CRDs in sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION"
   rm -rf "$dest"
   mkdir -p "$dest"
   cp "$src"/config/crd/standard/*.yaml "$dest/"
@@ -340,7 +335,7 @@ install_prometheus_operator_crds() {
   src="$(go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROM_OPERATOR_VERSION" |
     sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"
   [[ -d "$src/example/prometheus-operator-crd" ]] ||
-    die "no CRDs in github.com/prometheus-operator/prometheus-operator@$PROM_OPERATOR_VERSION"
+    die "install-tools: no CRDs in github.com/prometheus-operator/prometheus-operator@$PROM_OPERATOR_VERSION"
   rm -rf "$dest"
   mkdir -p "$dest"
   cp "$src"/example/prometheus-operator-crd/*.yaml "$dest/"

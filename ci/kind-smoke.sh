@@ -25,14 +25,14 @@ export IMAGE_TAG="${IMAGE_TAG:-smoke}"
 export IMAGE_PULL_POLICY="${IMAGE_PULL_POLICY:-Never}"
 
 for tool in docker kubectl helm; do
-  command -v "$tool" >/dev/null || { echo "kind-smoke: $tool not found on PATH" >&2; exit 1; }
+  command -v "$tool" >/dev/null || die "kind-smoke: $tool not found on PATH"
 done
-timeout 30 docker info >/dev/null 2>&1 || { echo "kind-smoke: the docker engine is not reachable" >&2; exit 1; }
+timeout 30 docker info >/dev/null 2>&1 || die "kind-smoke: the docker engine is not reachable"
 
 # kind: the pinned version, built into $TOOLS_BIN with Go unless already there.
 kind_version() { kind version 2>/dev/null | awk '{print $2}'; }
 if [[ "$(kind_version)" != "$KIND_VERSION" ]]; then
-  command -v go >/dev/null || { echo "kind-smoke: kind $KIND_VERSION not found and no Go to build it" >&2; exit 1; }
+  command -v go >/dev/null || die "kind-smoke: kind $KIND_VERSION not found and no Go to build it"
   log "go install sigs.k8s.io/kind@$KIND_VERSION"
   mkdir -p "$TOOLS_BIN"
   GOBIN="$TOOLS_BIN" CGO_ENABLED=0 go install "sigs.k8s.io/kind@$KIND_VERSION"

@@ -17,9 +17,15 @@ export PATH="$PY_VENV/bin:$TOOLS_BIN:$PATH"
 log() { printf '==> %s\n' "$*" >&2; }
 
 # die MESSAGE: prints MESSAGE and exits 1 (scripts without named steps; those use `fail`).
+# `die --status N MESSAGE` exits N instead (2 for a usage error).
 die() {
+  local status=1
+  if [[ "${1:-}" == --status ]]; then
+    status="$2"
+    shift 2
+  fi
   printf '%s\n' "$*" >&2
-  exit 1
+  exit "$status"
 }
 
 # wait_until SECONDS CMD...: retries CMD every second; returns 1 after SECONDS.

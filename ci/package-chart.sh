@@ -24,16 +24,16 @@ while (($#)); do
     --image) image="$2" ;;
     --digest) digest="$2" ;;
     --chart) chart="$2" ;;
-    *) echo "package-chart: unknown argument $1" >&2; exit 2 ;;
+    *) die --status 2 "package-chart: unknown argument $1" ;;
   esac
   shift 2
 done
-[[ -z "$digest" || "$digest" =~ ^sha256:[0-9a-f]{64}$ ]] || { echo "package-chart: bad digest $digest" >&2; exit 2; }
-[[ -z "$digest" || -n "$image" ]] || { echo "package-chart: --digest needs --image" >&2; exit 2; }
+[[ -z "$digest" || "$digest" =~ ^sha256:[0-9a-f]{64}$ ]] || die --status 2 "package-chart: bad digest $digest"
+[[ -z "$digest" || -n "$image" ]] || die --status 2 "package-chart: --digest needs --image"
 
 app_root="$(cd "$chart/../.." && pwd)"
 version="$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' "$app_root/app/__init__.py")"
-[[ -n "$version" ]] || { echo "package-chart: no __version__ in $app_root/app/__init__.py" >&2; exit 1; }
+[[ -n "$version" ]] || die "package-chart: no __version__ in $app_root/app/__init__.py"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -15,14 +15,9 @@ set -euo pipefail
 # shellcheck source=ci/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-die() {
-  printf 'venv: %s\n' "$*" >&2
-  exit 1
-}
-
-[[ $# -eq 3 ]] || die "usage: ci/venv.sh NAME LOCK VENV"
+[[ $# -eq 3 ]] || die "venv: usage: ci/venv.sh NAME LOCK VENV"
 NAME="$1" LOCK="$2" VENV="$3"
-[[ -f "$LOCK" ]] || die "no lock file $LOCK"
+[[ -f "$LOCK" ]] || die "venv: no lock file $LOCK"
 
 STAMP="$TOOLS_CACHE/stamps/$NAME"
 LOGS="$TOOLS_CACHE/logs"
@@ -35,7 +30,7 @@ flock -w 1800 8
 # The real interpreter: not a pyenv shim, and not the project venv's python3, which
 # ci/lib.sh puts first on PATH.
 PYTHON="$(PATH="${PATH//"$PY_VENV/bin:"/}" python3 -c 'import sys; print(sys.executable)')"
-[[ "$PYTHON" != "$TOOLS_CACHE"/* ]] || die "python3 on PATH is a venv's ($PYTHON)"
+[[ "$PYTHON" != "$TOOLS_CACHE"/* ]] || die "venv: python3 on PATH is a venv's ($PYTHON)"
 
 report() { log "$(printf '%-15s %-18s %s' "$NAME" "$(basename "$LOCK")" "$1")"; }
 
@@ -44,7 +39,7 @@ run_logged() {
   shift
   if ! "$@" >"$log_file" 2>&1; then
     tail -n 60 "$log_file" >&2
-    die "$NAME: $* failed (full log: $log_file)"
+    die "venv: $NAME: $* failed (full log: $log_file)"
   fi
 }
 

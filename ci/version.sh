@@ -13,16 +13,14 @@
 # Runs on the git repository of the working directory (REPO_DIR overrides).
 set -euo pipefail
 
+# shellcheck source=ci/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 REPO_DIR="${REPO_DIR:-$(git rev-parse --show-toplevel)}"
 cd "$REPO_DIR"
 
 # Paths whose change is a change of the release (what the chart and the image contain).
 RELEASED_PATHS=(charts/production-api app Dockerfile requirements.lock)
-
-fail() {
-  printf 'version: %s\n' "$*" >&2
-  exit 1
-}
 
 app_version_at() { git show "$1:app/__init__.py" | sed -n 's/^__version__ = "\(.*\)"$/\1/p'; }
 chart_field() { sed -n "s/^$1: *\"\{0,1\}\([^\"]*\)\"\{0,1\}$/\1/p" charts/production-api/Chart.yaml; }
@@ -36,19 +34,19 @@ check() {
   version="$(current)"
   chart="$(chart_field version)"
   app_version="$(chart_field appVersion)"
-  [[ -n "$version" ]] || fail "no __version__ in app/__init__.py"
+  [[ -n "$version" ]] || die "version: no __version__ in app/__init__.py"
   [[ "$chart" == "$version" && "$app_version" == "$version" ]] ||
-    fail "app/__init__.py says $version, Chart.yaml version $chart and appVersion $app_version: they must agree"
+    die "version: app/__init__.py says $version, Chart.yaml version $chart and appVersion $app_version: they must agree"
   tag="$(last_tag)"
   if [[ -z "$tag" ]]; then
     echo "version $version (no release yet)"
     return
   fi
   if version_lt "$version" "${tag#v}"; then
-    fail "version $version is below the last release $tag"
+    die "version: version $version is below the last release $tag"
   fi
   if [[ "$version" == "${tag#v}" ]] && ! git diff --quiet "$tag" -- "${RELEASED_PATHS[@]}"; then
-    fail "$(git diff --name-only "$tag" -- "${RELEASED_PATHS[@]}" | head -n 5 | paste -sd' ' -) changed since release $tag: bump the version in app/__init__.py and Chart.yaml"
+    die "version: $(git diff --name-only "$tag" -- "${RELEASED_PATHS[@]}" | head -n 5 | paste -sd' ' -) changed since release $tag: bump the version in app/__init__.py and Chart.yaml"
   fi
   echo "version $version (last release $tag)"
 }
@@ -67,7 +65,7 @@ previous() {
     return
   fi
   [[ "$(git rev-parse --is-shallow-repository)" == false ]] ||
-    fail "a shallow clone has no history to find the previous version in"
+    die "version: a shallow clone has no history to find the previous version in"
   # Not committed yet: the last commit is the previous version.
   if [[ "$(app_version_at HEAD)" != "$version" ]]; then
     printf '%s %s\n' "$(app_version_at HEAD)" "$(git rev-parse HEAD)"
@@ -83,15 +81,12 @@ previous() {
       return
     fi
   done
-  fail "no earlier version than $version in the history"
+  die "version: no earlier version than $version in the history"
 }
 
 case "${1:-}" in
   check) check ;;
   current) current ;;
   previous) previous ;;
-  *)
-    echo "usage: ci/version.sh check|current|previous" >&2
-    exit 2
-    ;;
+  *) die --status 2 "usage: ci/version.sh check|current|previous" ;;
 esac
