@@ -269,8 +269,9 @@ def render(fig: dict, results: dict[str, str], commit: str) -> str:
 
     w("## Chart: bad values corpus")
     w("")
-    w("Each file in `tests/reliability/bad-values/` must make `helm template` fail, print no "
-      "manifest, and name the key at fault.")  # fmt: skip
+    w("Each file in `charts/production-api/tests/bad-values/` (the corpus the chart's "
+      "helm-unittest suite `bad-values_test.yaml` is generated from) must make `helm template` "
+      "fail, print no manifest, and name the key at fault.")  # fmt: skip
     w("")
     w(table(["File", "Key", "Rendered", "Error (first line naming the key)"],
             [[f"`{k}.yaml`", f"`{v['key']}`", "yes" if v["rendered"] else "no",
