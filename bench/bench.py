@@ -24,7 +24,6 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -37,6 +36,8 @@ from load import wrk_argv
 from phases import phase_cardinality, phase_rounds, phase_tracing
 from report import render
 from summary import evaluate, summarise
+
+from tests.support.tools import find_tool
 
 DEFAULT_OUT_DIR = REPO_ROOT / "bench" / "out"
 
@@ -77,7 +78,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="localhost/production-api:dev",
         help="image to read the size of with `podman image inspect` (`make image` builds it)",
     )
-    p.add_argument("--wrk", default=shutil.which("wrk") or "wrk")
+    p.add_argument("--wrk", default=find_tool("wrk") or "wrk")
     p.add_argument("--output", type=Path, default=REPO_ROOT / "bench" / "RESULTS.md")
     p.add_argument(
         "--out-dir", type=Path, default=DEFAULT_OUT_DIR, help="logs and raw JSON results"
@@ -85,7 +86,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.rounds, args.duration, args.warmup, args.paths = 1, 1, 20, 300
-    if args.no_pin or not shutil.which("taskset"):
+    if args.no_pin or not find_tool("taskset"):
         args.server_cpu = args.load_cpu = None
     else:
         cores = sorted(os.sched_getaffinity(0))
@@ -106,7 +107,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not shutil.which(args.wrk):
+    if not find_tool(args.wrk):
         print(f"wrk not found ({args.wrk}); `make bench` installs it", file=sys.stderr)
         return 2
     out_dir: Path = args.out_dir

@@ -8,13 +8,14 @@ import contextlib
 import importlib.metadata
 import os
 import platform
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from harness import interpreter_command
+
+from tests.support.tools import find_tool
 
 
 def interpreter_environment() -> str:
@@ -125,7 +126,7 @@ def image_info(args: argparse.Namespace) -> dict[str, Any]:
     other tag of the same repository (the image tests build `localhost/production-api:test`
     from the same Dockerfile), skipping build-stage tags.
     """
-    podman = shutil.which("podman")
+    podman = find_tool("podman")
     if not podman:
         return {"status": "not built: podman is not installed here"}
     found = _inspect(podman, args.image)
