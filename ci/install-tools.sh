@@ -13,6 +13,7 @@
 #   7. the test cluster's binaries (ci/cluster/build.sh) and the CRDs its smoke test installs
 #
 # Prints one line per tool. Build output goes to $TOOLS_CACHE/logs/ and is shown on failure.
+# Over 250 lines because every pinned tool is installed here, each in a few lines, in one order.
 set -euo pipefail
 
 # shellcheck source=ci/lib.sh

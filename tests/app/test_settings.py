@@ -1,4 +1,7 @@
-"""Settings: defaults, accepted spellings, and one test per rejected value per variable."""
+"""Settings: defaults, accepted spellings, and one test per rejected value per variable.
+
+Over 250 lines because it has one case per variable and rejected value, side by side.
+"""
 
 from __future__ import annotations
 

@@ -8,6 +8,8 @@ pod: read-only root filesystem, a tmpfs at /tmp, all capabilities dropped, no ne
 
 The image's size and build time are printed and written to `bench/out/image.json`.
 A test is skipped only when podman itself cannot start any container on the host.
+
+Over 250 lines because its tests share one image build (a module fixture).
 """
 
 from __future__ import annotations

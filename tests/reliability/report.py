@@ -6,6 +6,8 @@
 The suite (tests/reliability/) writes what it measured to a JSON file named by the
 RELIABILITY_FIGURES environment variable; this script runs it with that set, reads the JUnit
 result for the pass/fail column, and renders the report. Exit status is pytest's.
+
+Over 250 lines because the report is one document: its sections are rendered in order here.
 """
 
 from __future__ import annotations
