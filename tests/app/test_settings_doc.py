@@ -1,4 +1,4 @@
-"""The README's configuration table is what app/settings_doc.py generates from `Settings`."""
+"""docs/configuration.md's table is what app/settings_doc.py generates from `Settings`."""
 
 from __future__ import annotations
 
@@ -8,22 +8,20 @@ from pathlib import Path
 import pytest
 
 from app.settings import ALLOWED
-from app.settings_doc import BEGIN, END, README, main, render, table
+from app.settings_doc import BEGIN, DOC, END, main, render, table
 
 
-def test_readme_table_is_current() -> None:
-    current = README.read_text()
+def test_configuration_table_is_current() -> None:
+    current = DOC.read_text()
     diff = "".join(
         difflib.unified_diff(
             current.splitlines(keepends=True),
             render(current).splitlines(keepends=True),
-            "README.md (committed)",
-            "README.md (from Settings)",
+            "docs/configuration.md (committed)",
+            "docs/configuration.md (from Settings)",
         )
     )
-    assert not diff, (
-        f"README.md's configuration table is stale; python -m app.settings_doc:\n{diff}"
-    )
+    assert not diff, f"docs/configuration.md's table is stale; python -m app.settings_doc:\n{diff}"
 
 
 def test_table_has_one_row_per_variable_in_the_fields_order() -> None:
@@ -34,20 +32,20 @@ def test_table_has_one_row_per_variable_in_the_fields_order() -> None:
 def test_check_fails_on_a_stale_table_and_writing_fixes_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    readme = tmp_path / "README.md"
-    readme.write_text(f"# x\n\n{BEGIN}\n\n| old |\n\n{END}\n\nafter\n")
-    assert main(["--check", "--readme", str(readme)]) == 1
+    doc = tmp_path / "configuration.md"
+    doc.write_text(f"# x\n\n{BEGIN}\n\n| old |\n\n{END}\n\nafter\n")
+    assert main(["--check", "--doc", str(doc)]) == 1
     assert "-| old |" in capsys.readouterr().err
-    assert main(["--readme", str(readme)]) == 0
-    assert main(["--check", "--readme", str(readme)]) == 0
-    text = readme.read_text()
+    assert main(["--doc", str(doc)]) == 0
+    assert main(["--check", "--doc", str(doc)]) == 0
+    text = doc.read_text()
     assert text.startswith("# x\n\n")
     assert text.endswith(f"{END}\n\nafter\n")
     assert "| `PORT` |" in text
 
 
 def test_missing_markers_are_an_error(tmp_path: Path) -> None:
-    readme = tmp_path / "README.md"
-    readme.write_text("# no table here\n")
+    doc = tmp_path / "configuration.md"
+    doc.write_text("# no table here\n")
     with pytest.raises(ValueError, match="markers"):
-        main(["--readme", str(readme)])
+        main(["--doc", str(doc)])

@@ -5,8 +5,8 @@ must not drop, at scrape time, a metric that a dashboard panel or an alert queri
 would stay empty, the alert would never fire. The relabelings are applied to each queried
 metric name the way Prometheus applies `drop`/`keep` on `__name__` (a fully anchored regexp).
 
-The README's table of which panels each metric feeds is checked against the dashboard too, so
-that someone choosing what to drop reads the truth.
+docs/monitoring.md's table of which panels each metric feeds is checked against the dashboard
+too, so that someone choosing what to drop reads the truth.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 from promstack import CHART, REPO_ROOT, dashboard_queries, find_kind
 
 DASHBOARD = CHART / "dashboards" / "production-api.json"
-README = REPO_ROOT / "README.md"
+MONITORING_DOC = REPO_ROOT / "docs" / "monitoring.md"
 VALUES_FILES = {
     "defaults": None,
     **{p.name: p for p in sorted(CHART.glob("values-*.yaml"))},
@@ -101,10 +101,10 @@ def test_a_drop_of_a_read_metric_is_caught() -> None:
     assert not dropped("http_requests_total", keep_http)
 
 
-def readme_panel_table() -> dict[str, list[str]]:
-    """The README's `| metric | panels |` table under "Dropping metrics"."""
-    text = README.read_text()
-    section = text.split("#### Dropping metrics", 1)[1].split("\n#", 1)[0]
+def doc_panel_table() -> dict[str, list[str]]:
+    """docs/monitoring.md's `| metric | panels |` table under "Dropping metrics"."""
+    text = MONITORING_DOC.read_text()
+    section = text.split("### Dropping metrics", 1)[1].split("\n#", 1)[0]
     table: dict[str, list[str]] = {}
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -113,5 +113,5 @@ def readme_panel_table() -> dict[str, list[str]]:
     return table
 
 
-def test_readme_says_which_panels_each_metric_feeds() -> None:
-    assert readme_panel_table() == panels_by_metric()
+def test_monitoring_doc_says_which_panels_each_metric_feeds() -> None:
+    assert doc_panel_table() == panels_by_metric()
