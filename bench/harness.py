@@ -8,7 +8,6 @@ import argparse
 import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,9 @@ SERVERS_DIR = "bench/servers"  # relative: every server runs with cwd = REPO_ROO
 
 # The service's own settings list, so the harness always scrubs every variable it reads.
 sys.path.insert(0, str(REPO_ROOT))
+
 from app.settings import ALLOWED as APP_SETTINGS  # noqa: E402
+from tests.support.appproc import free_port  # noqa: E402 (after the path is set)
 
 ENDPOINTS = {"/": "/", "/health": "/health", "/items/{item_id}": "/items/42"}
 
@@ -64,12 +65,6 @@ TRACED = {
     "traced-1.0": {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1.0"},
     "traced-0.1": {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
 }
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cpu_prefix(cpu: int | None) -> list[str]:

@@ -15,7 +15,6 @@ All waits are bounded; both processes are stopped by PID at teardown, also on fa
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +28,8 @@ from promstack import (
     find_kind,
 )
 from servicemonitor_scrape import scrape_configs
+
+from tests.support.wait import wait_for as support_wait_for
 
 RELEASE = "web"
 NAMESPACE = "shop"
@@ -67,15 +68,8 @@ BUCKETS = ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "2.5",
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = SCRAPE_WAIT) -> Any:
-    """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+    """The tests' polling (tests/support/wait.py) with the scrape wait as its default."""
+    return support_wait_for(what, check, timeout)
 
 
 def vector(prom: PrometheusProcess, expr: str) -> list[dict[str, Any]]:

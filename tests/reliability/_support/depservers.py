@@ -18,9 +18,9 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-import time
 
 from tests.support.appproc import free_port
+from tests.support.wait import poll
 
 _OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
 _ERR = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\ndown"
@@ -123,12 +123,5 @@ class FaultServer:
         self.close()
 
 
-def wait_for(predicate, timeout: float, interval: float = 0.05):  # type: ignore[no-untyped-def]
-    """Poll `predicate` until it returns a truthy value; returns it, or None on timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return None
+# The tests' one polling loop, under the name these tests use.
+wait_for = poll
