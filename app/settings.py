@@ -2,9 +2,9 @@
 
 `Settings` is the one source of the service's variables: each field is a variable (its name
 in upper case, no prefix), and its `Doc` metadata says what the variable accepts and does.
-The error messages and the README's configuration table (app/settings_doc.py) are built
-from those fields. Tracing's `OTEL_*` variables are the half in `OtelSettings`
-(app/settings_otel.py), which `Settings` extends.
+The error messages and the configuration table in docs/configuration.md
+(app/settings_doc.py) are built from those fields. Tracing's `OTEL_*` variables are the half
+in `OtelSettings` (app/settings_otel.py), which `Settings` extends.
 
 An invalid value becomes a `SettingsError` whose message is one readable line naming the
 variable, the rejected value and what is allowed; `python -m app` prints it and exits 2.
@@ -252,7 +252,7 @@ def _describe(error: dict[str, Any]) -> str:
         # Our own validators explain which item is wrong; pydantic prefixes "Value error, ".
         reason = f" ({str(error.get('msg', '')).removeprefix('Value error, ')})"
     # repr() keeps the line single even when the value carries newlines or control bytes.
-    allowed = ALLOWED.get(variable, "see README")
+    allowed = ALLOWED.get(variable, "see docs/configuration.md")
     return f"{variable}={shown} is invalid{reason}; allowed: {allowed}"
 
 
@@ -261,7 +261,7 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        # In the order of the README's table: the service's variables, then tracing's.
+        # In the order of the configuration table: the service's variables, then tracing's.
         errors = sorted(exc.errors(include_url=False), key=lambda e: _ORDER.get(_variable(e), 0))
         problems = [_describe(err) for err in errors]
         raise SettingsError("invalid configuration: " + "; ".join(problems)) from None

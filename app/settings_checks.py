@@ -1,8 +1,8 @@
 """What the settings classes share: each variable's documentation, and the value checks.
 
 `Doc` is the metadata every settings field carries: what the variable accepts, in the words
-its error message uses, and what it does (the README's configuration table is generated
-from it, see app/settings_doc.py). The functions below are the checks more than one field
+its error message uses, and what it does (the configuration table in docs/configuration.md is
+generated from it, see app/settings_doc.py). The functions below are the checks more than one field
 needs; each raises `ValueError` with a short reason that the error message quotes.
 """
 
@@ -35,7 +35,7 @@ class Doc:
     """A settings field's documentation, kept in the field's metadata.
 
     `allowed` is what the variable accepts, quoted by the error message of a bad value;
-    `meaning` is what it does; `default` is the README's wording of the default where the
+    `meaning` is what it does; `default` is the table's wording of the default where the
     value itself would read badly (for example a default computed elsewhere).
     """
 

@@ -24,7 +24,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-# Labels a target carries after the Prometheus Operator's relabelling (the README's table).
+# Labels a target carries after the Prometheus Operator's relabelling (docs/monitoring.md's table).
 TARGET_LABELS = ("namespace", "service", "pod", "job", "container", "instance")
 
 

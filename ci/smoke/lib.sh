@@ -33,7 +33,7 @@ smoke_preflight() {
 
   MONITORING_ARGS=()
   if [[ "$SMOKE_MONITORING" == 1 ]]; then
-    # What the README tells users of kube-prometheus-stack to set, plus short intervals and
+    # What the chart's README tells users of kube-prometheus-stack to set, plus short intervals and
     # `for:` so that the checks take seconds.
     MONITORING_ARGS=(
       --set serviceMonitor.enabled=true
