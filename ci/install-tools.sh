@@ -119,15 +119,18 @@ if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then
   export PATH="$PATH:/usr/local/go/bin"
 fi
 
+# binary_is_current NAME VERSION KEY: $TOOLS_BIN/NAME is there, built from KEY (reported).
+binary_is_current() {
+  [[ -x "$TOOLS_BIN/$1" ]] && stamp_is "$1" "$3" || return 1
+  report "$1" "$2" "already present"
+}
+
 # go_install NAME VERSION PACKAGE@VERSION [LDFLAGS]: `go install` into a scratch GOBIN, then
 # moves the binary into $TOOLS_BIN/NAME.
 go_install() {
   local name="$1" version="$2" pkg="$3" ldflags="${4:-}"
   local key="$pkg ldflags=[$ldflags]"
-  if [[ -x "$TOOLS_BIN/$name" ]] && stamp_is "$name" "$key"; then
-    report "$name" "$version" "already present"
-    return
-  fi
+  binary_is_current "$name" "$version" "$key" && return
   local start=$SECONDS gobin="$WORK/gobin-$name"
   mkdir -p "$gobin"
   run_logged "go-install-$name" env GOBIN="$gobin" \
@@ -212,10 +215,7 @@ install_helm_unittest() {
 go_build_module() {
   local name="$1" version="$2" mod="$3" ldflags="${4:-}"
   local key="$mod ldflags=[$ldflags]"
-  if [[ -x "$TOOLS_BIN/$name" ]] && stamp_is "$name" "$key"; then
-    report "$name" "$version" "already present"
-    return
-  fi
+  binary_is_current "$name" "$version" "$key" && return
   local start=$SECONDS src
   src="$(go mod download -json "$mod" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"
   [[ -f "$src/go.mod" ]] || die "install-tools: cannot download $mod"
