@@ -357,6 +357,11 @@ if [[ "${CLUSTER_SMOKE:-1}" == 0 ]]; then
   report kubernetes "-" "skipped (CLUSTER_SMOKE=0)"
 else
   "$REPO_ROOT/ci/cluster/build.sh"
+  # metrics-server has a module of its own (its go.mod pins other k8s.io versions) without
+  # replace lines, so `go install` builds it as released.
+  go_install metrics-server "$METRICS_SERVER_VERSION" \
+    "sigs.k8s.io/metrics-server/cmd/metrics-server@$METRICS_SERVER_VERSION" \
+    "-X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION"
 fi
 install_project_venv
 install_checkov

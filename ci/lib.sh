@@ -28,13 +28,14 @@ die() {
   exit "$status"
 }
 
-# wait_until SECONDS CMD...: retries CMD every second; returns 1 after SECONDS.
+# wait_until SECONDS CMD...: retries CMD every WAIT_INTERVAL [1] seconds; returns 1 after
+# SECONDS.
 wait_until() {
   local deadline=$((SECONDS + $1))
   shift
   until "$@"; do
     ((SECONDS < deadline)) || return 1
-    sleep 1
+    sleep "${WAIT_INTERVAL:-1}"
   done
 }
 

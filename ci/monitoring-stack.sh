@@ -16,6 +16,8 @@
 #   PROM_CONFIG_RELOADER_IMAGE [quay.io/prometheus-operator/prometheus-config-reloader:...]
 #   PROMETHEUS_IMAGE [quay.io/prometheus/prometheus:$PROMETHEUS_VERSION]
 #   MONITORING_TIMEOUT [180] seconds for the operator and Prometheus to become ready
+#   MONITORING_NODE  the node the operator and Prometheus run on [any]: the smoke test keeps
+#                    them off the nodes it drains and stops
 set -euo pipefail
 
 # shellcheck source=ci/lib.sh
@@ -29,6 +31,8 @@ OPERATOR_IMAGE="${PROM_OPERATOR_IMAGE:-quay.io/prometheus-operator/prometheus-op
 RELOADER_IMAGE="${PROM_CONFIG_RELOADER_IMAGE:-quay.io/prometheus-operator/prometheus-config-reloader:$PROM_OPERATOR_VERSION}"
 PROMETHEUS_IMAGE="${PROMETHEUS_IMAGE:-quay.io/prometheus/prometheus:$PROMETHEUS_VERSION}"
 TIMEOUT="${MONITORING_TIMEOUT:-180}"
+NODE_SELECTOR="{}"
+[[ -z "${MONITORING_NODE:-}" ]] || NODE_SELECTOR="{kubernetes.io/hostname: $MONITORING_NODE}"
 # Cluster-wide objects carry the namespace in their names, so two stacks can coexist.
 OPERATOR_ROLE="smoke-prometheus-operator-$NS"
 PROMETHEUS_ROLE="smoke-prometheus-$NS"
@@ -40,7 +44,8 @@ manifest() {
   render "$REPO_ROOT/ci/monitoring-stack/$1.yaml" NAMESPACE="$NS" RELEASE_LABEL="$RELEASE_LABEL" \
     OPERATOR_ROLE="$OPERATOR_ROLE" PROMETHEUS_ROLE="$PROMETHEUS_ROLE" \
     OPERATOR_IMAGE="$OPERATOR_IMAGE" RELOADER_IMAGE="$RELOADER_IMAGE" \
-    PROMETHEUS_IMAGE="$PROMETHEUS_IMAGE" PROMETHEUS_VERSION="$PROMETHEUS_VERSION"
+    PROMETHEUS_IMAGE="$PROMETHEUS_IMAGE" PROMETHEUS_VERSION="$PROMETHEUS_VERSION" \
+    NODE_SELECTOR="$NODE_SELECTOR"
 }
 
 prometheus_available() {

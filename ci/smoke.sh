@@ -31,7 +31,7 @@ trap smoke_cleanup EXIT
 trap 'exit 130' INT TERM
 smoke_preflight
 
-run_step "cluster: context $(kubectl config current-context)" 01-cluster
+run_step "cluster: context $(kubectl config current-context), nodes" 01-cluster
 run_step "namespace $NAMESPACE, Pod Security restricted" 02-namespace
 run_step "CRDs" 03-crds
 if [[ "$SMOKE_MONITORING" == 1 ]]; then
@@ -53,10 +53,15 @@ if [[ "$SMOKE_MONITORING" == 1 ]]; then
   run_step "an alert fires for a real cause and resolves: the Deployment scaled to 0 and back" 13-alert
 fi
 run_step "helm rollback to the previous revision" 14-rollback
-run_step "readiness follows a dependency (real kubelet probes)" 15-readiness-dependency
-run_step "helm uninstall leaves nothing behind" 16-uninstall
+run_step "helm upgrade to prod again: pods spread over nodes" 15-prod-spread
+run_step "kubectl drain of a node under load, the PodDisruptionBudget held" 16-drain-under-load
+run_step "kubectl rollout restart under load" 17-rollout-restart-under-load
+run_step "a node lost under load" 18-node-lost
+run_step "the HPA scales out on CPU and back" 19-hpa-scales
+run_step "readiness follows a dependency (real kubelet probes)" 20-readiness-dependency
+run_step "helm uninstall leaves nothing behind" 21-uninstall
 if [[ "$KEEP" == 1 ]]; then
-  run_step "the release installed again to be kept (prod overlay)" 17-keep
+  run_step "the release installed again to be kept (prod overlay)" 22-keep
 fi
 
 step "done"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Stops the test cluster of $CLUSTER_STATE and restores the host: stops every daemon by its
-# PID file and every pod process (in the cluster's cgroup, or a containerd shim of its
-# socket), unmounts what the kubelet and containerd mounted under the state directory, removes
-# the cluster's cgroups, deletes the network namespace (the pod bridge, veths, iptables rules
-# and per-namespace sysctls go with it), restores the global sysctls the kubelet changed and
-# removes the host directories the run created. Safe to run twice, and after a run that was
+# Stops the test cluster of $CLUSTER_STATE and restores the host: stops every daemon of every
+# node by its PID file and every pod process (in the cluster's cgroups, or a containerd shim of
+# one of its sockets), unmounts what the kubelets and containerds mounted under the state
+# directory, removes the cluster's cgroups, deletes the nodes' and the node links' network
+# namespaces (bridges, veths, routes, iptables rules and per-namespace sysctls go with them),
+# restores the global sysctls the kubelets and up.sh changed and removes the host directories
+# the run created. Whatever CLUSTER_NODES is now: it removes the nodes the state directory has. Safe to run twice, and after a run that was
 # killed without its teardown; up.sh runs it first. The logs stay in $CLUSTER_STATE/logs.
 #
 #   ci/cluster/down.sh [--quiet]
@@ -30,18 +31,17 @@ is_ours() {
 
 # stop_pids SECONDS PID...: SIGTERM, wait up to SECONDS, then SIGKILL what is left.
 stop_pids() {
-  local wait="$1" pid alive deadline
+  local wait="$1"
   shift
   (($#)) || return 0
   kill -TERM "$@" 2>/dev/null || true
-  deadline=$((SECONDS + wait))
-  while ((SECONDS < deadline)); do
-    alive=0
-    for pid in "$@"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    ((alive)) || return 0
-    sleep 0.1
+  WAIT_INTERVAL=0.1 wait_until "$wait" none_alive "$@" || kill -KILL "$@" 2>/dev/null || true
+}
+none_alive() {
+  local pid
+  for pid in "$@"; do
+    ! kill -0 "$pid" 2>/dev/null || return 1
   done
-  kill -KILL "$@" 2>/dev/null || true
 }
 
 # cgroup_pids: every process in the cluster's cgroups (pods and their sandboxes).
@@ -61,23 +61,25 @@ shim_pids() {
   for proc in /proc/[0-9]*; do
     [[ "$(cat "$proc/comm" 2>/dev/null)" == containerd-shim* ]] || continue
     cmdline="$(tr '\0' ' ' <"$proc/cmdline" 2>/dev/null)" || continue
-    if [[ "$cmdline" == *"$S/containerd/containerd.sock"* ]]; then
+    if [[ "$cmdline" == *"$S/nodes/"*"/containerd/containerd.sock"* ]]; then
       printf '%s\n' "${proc#/proc/}"
     fi
   done
 }
 
-# 1. The daemons, clients first, etcd last.
+# 1. The daemons, clients first, etcd last; per node: kube-proxy-n0, kubelet-n0, ...
 if [[ -d "$S/pids" ]]; then
   say "stopping the cluster's processes"
-  for name in coredns kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver collector registry containerd etcd; do
-    pid_file="$S/pids/$name.pid"
-    [[ -f "$pid_file" ]] || continue
-    pid="$(<"$pid_file")"
-    if is_ours "$pid"; then
-      stop_pids 10 "$pid"
-    fi
-    rm -f "$pid_file"
+  for name in coredns metrics-server 'kube-proxy-*' 'kubelet-*' kube-scheduler \
+    kube-controller-manager kube-apiserver collector registry 'containerd-*' etcd; do
+    for pid_file in "$S/pids/"$name.pid; do
+      [[ -f "$pid_file" ]] || continue
+      pid="$(<"$pid_file")"
+      if is_ours "$pid"; then
+        stop_pids 10 "$pid"
+      fi
+      rm -f "$pid_file"
+    done
   done
 fi
 
@@ -112,11 +114,12 @@ for root in /sys/fs/cgroup/*/"$CLUSTER_CGROUP" /sys/fs/cgroup/"$CLUSTER_CGROUP";
   [[ ! -d "$root" ]] || printf 'cluster: cgroup %s could not be removed\n' "$root" >&2
 done
 
-# 5. The network namespace.
-if [[ -e "$CLUSTER_NETNS_PATH" ]]; then
-  say "deleting network namespace $CLUSTER_NETNS"
-  ip netns del "$CLUSTER_NETNS" 2>/dev/null || { umount "$CLUSTER_NETNS_PATH" 2>/dev/null; rm -f "$CLUSTER_NETNS_PATH"; }
-fi
+# 5. The network namespaces: the nodes' and the node links'.
+for netns_path in "$CLUSTER_NETNS_PATH" "$CLUSTER_NETNS_PATH"-n[0-9] "/run/netns/$LINKS_NETNS"; do
+  [[ -e "$netns_path" ]] || continue
+  say "deleting network namespace ${netns_path##*/}"
+  ip netns del "${netns_path##*/}" 2>/dev/null || { umount "$netns_path" 2>/dev/null; rm -f "$netns_path"; }
+done
 
 # 6. Global sysctls, and the host directories and mounts the run created.
 if [[ -f "$S/host-sysctls" ]]; then
@@ -136,13 +139,13 @@ if [[ -f "$S/host-created-mounts" ]]; then
 fi
 # containerd's shim sockets of this cluster: a shim killed outright leaves its socket, named
 # by the SHA-256 of containerd's address, the namespace and the task id (containerd 1.6).
-if [[ -d "$S/containerd/state/io.containerd.runtime.v2.task/k8s.io" ]]; then
-  for task in "$S/containerd/state/io.containerd.runtime.v2.task/k8s.io"/*; do
+for node_dir in "$S"/nodes/*/; do
+  for task in "${node_dir}containerd/state/io.containerd.runtime.v2.task/k8s.io"/*; do
     [[ -e "$task" ]] || continue
-    hash="$(printf '%s' "$S/containerd/containerd.sock/k8s.io/${task##*/}" | sha256sum | cut -d' ' -f1)"
+    hash="$(printf '%s' "${node_dir}containerd/containerd.sock/k8s.io/${task##*/}" | sha256sum | cut -d' ' -f1)"
     rm -f "/run/containerd/s/$hash"
   done
-fi
+done
 # The CNI result cache entries of this cluster's network (and the pods' loopback entries).
 for result in /var/lib/cni/results/"$CNI_NETWORK"-*; do
   [[ -e "$result" ]] || continue

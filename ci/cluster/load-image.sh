@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Loads images from podman's store into the test cluster's containerd (the node's image
-# store), as `kind load` does for kind: podman save, then ctr import. The names stay as podman
+# Loads images from podman's store into every node's containerd (the nodes' image stores), as
+# `kind load` does for kind: podman save, then ctr import on each node. The names stay as podman
 # has them (an image built as production-api:dev is localhost/production-api:dev).
 #
 #   ci/cluster/load-image.sh IMAGE...
@@ -10,7 +10,14 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 (($#)) || cluster_die "usage: ci/cluster/load-image.sh IMAGE..."
-ctr_ version >/dev/null 2>&1 || cluster_die "the cluster's containerd is not running (ci/cluster/up.sh)"
+nodes=()
+for dir in "$CLUSTER_STATE"/nodes/n[0-9]; do
+  [[ -d "$dir" ]] && nodes+=("${dir##*/n}")
+done
+((${#nodes[@]})) || cluster_die "the cluster has no nodes (ci/cluster/up.sh)"
+for n in "${nodes[@]}"; do
+  node_ctr "$n" version >/dev/null 2>&1 || cluster_die "node n$n's containerd is not running"
+done
 
 archive="$(mktemp "$CLUSTER_STATE/image.XXXXXX.tar")"
 trap 'rm -f "$archive"' EXIT
@@ -19,6 +26,8 @@ for image in "$@"; do
   "$REPO_ROOT/ci/podman.sh" save --format docker-archive --output "$archive.tmp" "$image" 2>/dev/null ||
     cluster_die "podman has no image $image"
   mv -f "$archive.tmp" "$archive"
-  ctr_ images import "$archive" >/dev/null
-  cluster_log "loaded $image into the node ($((SECONDS - start))s)"
+  for n in "${nodes[@]}"; do
+    node_ctr "$n" images import "$archive" >/dev/null
+  done
+  cluster_log "loaded $image into ${#nodes[@]} node(s) ($((SECONDS - start))s)"
 done

@@ -22,6 +22,8 @@ set -euo pipefail
 # shellcheck source=ci/cluster/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+# ci/cluster/node.sh, the smoke test's SMOKE_NODE_CONTROL, acts on this cluster.
+export CLUSTER_NAME CLUSTER_STATE
 KEEP_CLUSTER="${KEEP_CLUSTER:-0}"
 IMAGE="${IMAGE:-production-api:dev}"
 export LOCAL_BASE="${LOCAL_BASE:-1}"
@@ -129,4 +131,5 @@ SMOKE_REPORT="$smoke_report" SMOKE_STEP_TIMES="$smoke_times" KEEP="$KEEP_CLUSTER
   KUBECONFIG="$CLUSTER_KUBECONFIG" PATH="$CLUSTER_BIN:$PATH" IMAGE_PULL_POLICY=IfNotPresent \
   SMOKE_TRACING_ENDPOINT="$CLUSTER_OTLP_ENDPOINT" SMOKE_TRACING_SPANS="$CLUSTER_STATE/traces/spans.jsonl" \
   PROM_CRDS="$prom_crds" GATEWAY_CRDS="$gateway_crds" \
+  SMOKE_NODE_CONTROL="$REPO_ROOT/ci/cluster/node.sh" \
   in_netns "$REPO_ROOT/ci/smoke.sh"

@@ -124,6 +124,34 @@ app_env() {
     -o jsonpath='{.spec.template.spec.containers[0].env[?(@.name=="APP_ENV")].value}'
 }
 
+# ready_endpoints: how many of the Service's endpoints are ready.
+ready_endpoints() {
+  kc get endpointslices -l "kubernetes.io/service-name=${SERVICE#service/}" \
+    -o jsonpath='{range .items[*].endpoints[*]}{.conditions.ready}{"\n"}{end}' | grep -c '^true$' || true
+}
+
+# release_nodes: the node of each running pod of the release that is not terminating, one line
+# per pod.
+release_nodes() {
+  kc get pods -l "$APP_SELECTOR" --field-selector=status.phase=Running \
+    -o jsonpath='{range .items[*]}{.spec.nodeName} {.metadata.deletionTimestamp}{"\n"}{end}' |
+    awk 'NF == 1 {print $1}'
+}
+
+# victim_node: a node that runs pods of the release and not the smoke test's own (HELPER_NODE).
+victim_node() {
+  local node
+  node="$(release_nodes | grep -vFx "$HELPER_NODE" | sort | uniq -c | sort -rn | awk 'NR == 1 {print $2}')"
+  [[ -n "$node" ]] || fail "no node other than $HELPER_NODE runs pods of the release"
+  printf '%s\n' "$node"
+}
+
+# single_node WHAT: true (and says why WHAT is skipped) when the cluster has one node.
+single_node() {
+  ((${#NODES[@]} < 2)) || return 1
+  log "skipped: $1 needs more than one node, and this cluster has one"
+}
+
 # check_digest DIGEST: every pod of the release runs exactly the image DIGEST (its imageID,
 # which the kubelet reports from the runtime), when one is given; prints the chart version.
 check_digest() {
@@ -162,30 +190,38 @@ prom_targets() {
 # measures the rollout, not the cluster's DNS (which the helm test pod and the readiness
 # dependency use by name).
 
-# start_client NAME: starts the client pod NAME and waits until it has sent a request.
+# start_client NAME [INTERVAL]: starts the client pod NAME on HELPER_NODE, sending a request
+# every INTERVAL [LOAD_INTERVAL] seconds, and waits until it has sent one.
 start_client() {
-  local name="$RELEASE-$1"
+  local name="$RELEASE-$1" interval="${2:-$LOAD_INTERVAL}"
   kc delete pod "$name" --ignore-not-found --wait=true >/dev/null
   kc create configmap "$RELEASE-smoke-load-client" --dry-run=client -o yaml \
     --from-file=load_client.py="$SMOKE_DIR/load_client.py" |
     kubectl label --local -f - -o yaml "$HELPER_SELECTOR" | kc apply -f - >/dev/null
   manifest load-client NAME="$name" RELEASE="$RELEASE" IMAGE="$IMAGE_REF" \
     IMAGE_PULL_POLICY="$IMAGE_PULL_POLICY" URL="$SERVICE_URL" \
-    MAX_SECONDS="$LOAD_MAX_SECONDS" INTERVAL="$LOAD_INTERVAL" | kc apply -f - >/dev/null
+    MAX_SECONDS="$LOAD_MAX_SECONDS" INTERVAL="$interval" NODE_SELECTOR="$NODE_SELECTOR" |
+    kc apply -f - >/dev/null
   kc wait --for=condition=Ready "pod/$name" --timeout="${WAIT_SECONDS}s" >/dev/null
   until_true 60 "client pod $name to send a request" client_started "$name"
 }
 client_started() { kc logs "$1" 2>/dev/null | grep -q '^started'; }
 
-# stop_client NAME WHAT: stops the client, fails when any request failed, logs the counts.
+# stop_client NAME WHAT [--failures-expected]: stops the client, logs the counts; fails when
+# any request failed, unless failures are expected (then FAILURES_FROM and FAILURES_TO are
+# when the first and the last failed request was sent, Unix time, or "-").
 stop_client() {
-  local name="$RELEASE-$1" what="$2" summary
+  local name="$RELEASE-$1" what="$2" summary window
   kc exec "$name" -- python -c 'open("/tmp/stop", "w").close()'
   kc wait --for=jsonpath='{.status.phase}'=Succeeded "pod/$name" --timeout=60s >/dev/null
   kc logs "$name" >"$WORK/$1.log"
   summary="$(grep '^requests=' "$WORK/$1.log" || true)"
   [[ -n "$summary" ]] || { cat "$WORK/$1.log" >&2; fail "client pod $name printed no summary"; }
-  if [[ "$summary" != *" failed=0" ]]; then
+  CLIENT_SUMMARY="$summary"
+  if [[ "${3:-}" == --failures-expected ]]; then
+    window="$(sed -n 's/^failures from=\([0-9.]*\) to=\([0-9.]*\)$/\1 \2/p' "$WORK/$1.log")"
+    read -r FAILURES_FROM FAILURES_TO <<<"${window:-- -}"
+  elif [[ "$summary" != *" failed=0" ]]; then
     grep 'request failed' "$WORK/$1.log" | head -n 20 >&2
     fail "requests failed $what ($summary)"
   fi

@@ -19,6 +19,9 @@
 #   MONITORING_NAMESPACE [monitoring]  MONITORING_RELEASE [kube-prometheus-stack]
 #   PROM_OPERATOR_IMAGE, PROM_CONFIG_RELOADER_IMAGE, PROMETHEUS_IMAGE  (ci/monitoring-stack.sh)
 #   SMOKE_TRACING_ENDPOINT, SMOKE_TRACING_SPANS  a collector for the tracing check (optional)
+#   SMOKE_NODE_CONTROL      a command `CMD stop|start NODE` that takes a node down hard and back
+#                           (the project's cluster: ci/cluster/node.sh); without it the
+#                           node-loss step is skipped and says so
 #   KEEP=1                  after proving the uninstall, install the release again (prod
 #                           overlay, the chart every upgrade installs) and leave it running
 #   SMOKE_REPORT            a file for the failure report (failed step, its error, its output)
@@ -49,6 +52,7 @@ PREVIOUS_IMAGE_DIGEST="${PREVIOUS_IMAGE_DIGEST:-}"
 SMOKE_MONITORING="${SMOKE_MONITORING:-1}"
 SMOKE_TRACING_ENDPOINT="${SMOKE_TRACING_ENDPOINT:-}"
 SMOKE_TRACING_SPANS="${SMOKE_TRACING_SPANS:-}"
+SMOKE_NODE_CONTROL="${SMOKE_NODE_CONTROL:-}"
 SMOKE_REPORT="${SMOKE_REPORT:-}"
 SMOKE_STEP_TIMES="${SMOKE_STEP_TIMES:-}"
 MONITORING_NAMESPACE="${MONITORING_NAMESPACE:-monitoring}"
@@ -66,7 +70,17 @@ IMAGE_REF="$IMAGE_REPOSITORY:$IMAGE_TAG"
 [[ -z "$IMAGE_DIGEST" ]] || IMAGE_REF="$IMAGE_REPOSITORY@$IMAGE_DIGEST"
 WORK="$(mktemp -d)"
 PF_PID=""
+# What the first step finds out about the cluster: its nodes, and the one that runs the smoke
+# test's own pods (load clients, the readiness dependency, the monitoring stack).
+NODES=()
+HELPER_NODE=""
+NODE_SELECTOR="{}"
 PROM_PF_PID=""
+# What the first step finds out about the cluster: its nodes, and the one that runs the smoke
+# test's own pods (load clients, the readiness dependency, the monitoring stack).
+NODES=()
+HELPER_NODE=""
+NODE_SELECTOR="{}"
 PROM_URL=""
 
 # What the install step finds out about the release, for the steps after it.

@@ -23,6 +23,7 @@ NETNS = f"pa-{CLUSTER_NAME}"
 KUBECONFIG = STATE / "admin.kubeconfig"
 CLUSTER_BIN = CACHE / "cluster" / "bin"
 IMAGE = "production-api:dev"
+NODES = ("pytest-control-plane", "pytest-worker", "pytest-worker2")
 DAEMONS = (
     "etcd",
     "registry",
@@ -30,15 +31,19 @@ DAEMONS = (
     "kube-apiserver",
     "kube-controller-manager",
     "kube-scheduler",
-    "containerd",
-    "kubelet",
-    "kube-proxy",
+    *(f"{d}-n{n}" for n in range(len(NODES)) for d in ("containerd", "kubelet", "kube-proxy")),
     "coredns",
+    "metrics-server",
 )
 
 
 def cluster_env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, "CLUSTER_NAME": CLUSTER_NAME, "CI": os.environ.get("CI", "")}
+    env = {
+        **os.environ,
+        "CLUSTER_NAME": CLUSTER_NAME,
+        "CLUSTER_NODES": str(len(NODES)),
+        "CI": os.environ.get("CI", ""),
+    }
     env.update(extra)
     return env
 
@@ -92,6 +97,7 @@ def host_state() -> dict[str, str]:
         "kernel/panic",
         "kernel/panic_on_oops",
         "vm/overcommit_memory",
+        "fs/inotify/max_user_instances",
         "net/ipv4/ip_forward",
         "net/ipv4/conf/all/route_localnet",
         "net/bridge/bridge-nf-call-iptables",

@@ -6,13 +6,8 @@
 # dep_pod: the dependency's pod, Ready.
 dep_pod() {
   manifest dependency-pod NAME="$DEP" RELEASE="$RELEASE" IMAGE="$IMAGE_REF" \
-    IMAGE_PULL_POLICY="$IMAGE_PULL_POLICY" | kc apply -f - >/dev/null
+    IMAGE_PULL_POLICY="$IMAGE_PULL_POLICY" NODE_SELECTOR="$NODE_SELECTOR" | kc apply -f - >/dev/null
   kc wait --for=condition=Ready "pod/$DEP" --timeout="${WAIT_SECONDS}s" >/dev/null
-}
-# ready_endpoints: how many of the Service's endpoints are ready.
-ready_endpoints() {
-  kc get endpointslices -l "kubernetes.io/service-name=${SERVICE#service/}" \
-    -o jsonpath='{range .items[*].endpoints[*]}{.conditions.ready}{"\n"}{end}' | grep -c '^true$' || true
 }
 none_ready() { [[ "$(ready_endpoints)" == 0 ]]; }
 all_ready() { [[ "$(ready_endpoints)" == "$replicas" ]]; }
