@@ -27,7 +27,7 @@ smoke: ## Smoke-test chart and image on the current kube context
 kind-smoke: ## Smoke test on a throw-away kind cluster (needs docker)
 	./ci/kind-smoke.sh
 
-cluster-smoke: ## Smoke test on the project's own single-node cluster (root; KEEP_CLUSTER=1 keeps it)
+cluster-smoke: ## Smoke test on the project's own three-node cluster (root; KEEP_CLUSTER=1 keeps it; CLUSTER_NODES=1 for one)
 	./ci/install-tools.sh
 	./ci/cluster/smoke.sh
 
