@@ -11,10 +11,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=ci/versions.env
 source "$REPO_ROOT/ci/versions.env"
 
-# The chart tests that need more than Helm 3: the Helm 4 runs, helm-docs, and the Gateway API
+# The chart tests that need more than Helm 4: the Helm 3 runs, helm-docs, and the Gateway API
 # and Prometheus Operator schemas downloaded by ci/install-tools.sh. `make test` runs them.
-NEEDS_MORE_THAN_HELM3=(
-  -k "not helm4"
+NEEDS_MORE_THAN_HELM=(
+  -k "not helm3"
   --deselect tests/chart/test_docs.py::test_readme_is_current
   --deselect tests/chart/test_manifests.py::test_rendered_manifests_are_schema_valid
   --deselect tests/chart/test_manifests.py::test_the_validators_reject_bad_objects
@@ -59,4 +59,4 @@ log "ruff format --check"
 ruff format --check .
 log "pytest tests/app tests/chart (Helm 3 only) tests/lint/test_makefile.py"
 exec python -m pytest -q tests/app tests/chart tests/lint/test_makefile.py \
-  "${NEEDS_MORE_THAN_HELM3[@]}" "$@"
+  "${NEEDS_MORE_THAN_HELM[@]}" "$@"

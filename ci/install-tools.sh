@@ -4,7 +4,7 @@
 # left alone, so a second run only checks. Versions live in ci/versions.env.
 #
 #   1. Debian packages (promtool/prometheus, shellcheck, wrk, podman, runc, debootstrap, ...)
-#   2. helm (Helm 3) and helm4 (Helm 4), built from source with the Go module proxy
+#   2. helm (Helm 4) and helm3 (Helm 3), built from source with the Go module proxy
 #   3. the helm-unittest plugin, built from ci/tools/ into $HELM_PLUGINS/unittest
 #   4. actionlint, helm-docs, helm-values-schema-json, and otelcol-test (the tracing tests'
 #      OpenTelemetry Collector, built from ci/otelcol/)
@@ -146,12 +146,12 @@ go_install() {
 # render with .Capabilities.KubeVersion v1.20.0.
 helm3_ldflags() {
   local client_go minor
-  client_go="$(awk '$1 == "k8s.io/client-go" {print $2}' "$(go_mod_file "helm.sh/helm/v3@$HELM_VERSION")")"
-  [[ "$client_go" =~ ^v0\.([0-9]+)\. ]] || die "install-tools: cannot read client-go version of helm $HELM_VERSION"
+  client_go="$(awk '$1 == "k8s.io/client-go" {print $2}' "$(go_mod_file "helm.sh/helm/v3@$HELM3_VERSION")")"
+  [[ "$client_go" =~ ^v0\.([0-9]+)\. ]] || die "install-tools: cannot read client-go version of helm $HELM3_VERSION"
   minor="${BASH_REMATCH[1]}"
   local v=helm.sh/helm/v3
   printf '%s ' \
-    "-X $v/internal/version.version=$HELM_VERSION" \
+    "-X $v/internal/version.version=$HELM3_VERSION" \
     "-X $v/internal/version.gitTreeState=clean" \
     "-X $v/pkg/lint/rules.k8sVersionMajor=1" \
     "-X $v/pkg/lint/rules.k8sVersionMinor=$minor" \
@@ -162,7 +162,7 @@ helm3_ldflags() {
 # Helm 4 reads the Kubernetes version from its build info; only the version is set.
 helm4_ldflags() {
   printf '%s ' \
-    "-X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION" \
+    "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" \
     "-X helm.sh/helm/v4/internal/version.gitTreeState=clean"
 }
 
@@ -256,8 +256,8 @@ install_otelcol() {
 
 install_go_tools() {
   command -v go >/dev/null || die "install-tools: the go command is needed to build helm and the Go tools"
-  go_install helm "$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" "$(helm3_ldflags)"
-  go_install helm4 "$HELM4_VERSION" "helm.sh/helm/v4/cmd/helm@$HELM4_VERSION" "$(helm4_ldflags)"
+  go_install helm "$HELM_VERSION" "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" "$(helm4_ldflags)"
+  go_install helm3 "$HELM3_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM3_VERSION" "$(helm3_ldflags)"
   install_helm_unittest
   go_install actionlint "$ACTIONLINT_VERSION" \
     "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"

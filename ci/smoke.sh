@@ -60,8 +60,9 @@ run_step "a node lost under load" 18-node-lost
 run_step "the HPA scales out on CPU and back" 19-hpa-scales
 run_step "readiness follows a dependency (real kubelet probes)" 20-readiness-dependency
 run_step "helm uninstall leaves nothing behind" 21-uninstall
+run_step "Helm 3 to Helm 4: a live release upgraded and rolled back by Helm 4 under load" 22-helm3-to-helm4
 if [[ "$KEEP" == 1 ]]; then
-  run_step "the release installed again to be kept (prod overlay)" 22-keep
+  run_step "the release installed again to be kept (prod overlay)" 23-keep
 fi
 
 step "done"

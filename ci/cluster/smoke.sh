@@ -132,4 +132,5 @@ SMOKE_REPORT="$smoke_report" SMOKE_STEP_TIMES="$smoke_times" KEEP="$KEEP_CLUSTER
   SMOKE_TRACING_ENDPOINT="$CLUSTER_OTLP_ENDPOINT" SMOKE_TRACING_SPANS="$CLUSTER_STATE/traces/spans.jsonl" \
   PROM_CRDS="$prom_crds" GATEWAY_CRDS="$gateway_crds" \
   SMOKE_NODE_CONTROL="$REPO_ROOT/ci/cluster/node.sh" \
+  HELM_PLAIN_HTTP=1 SMOKE_HELM3="$TOOLS_BIN/helm3" \
   in_netns "$REPO_ROOT/ci/smoke.sh"

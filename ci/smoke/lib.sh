@@ -30,6 +30,12 @@ smoke_preflight() {
     command -v "$tool" >/dev/null || fail "$tool not found on PATH"
   done
   [[ -f "$CHART/Chart.yaml" ]] || fail "no chart at $CHART"
+  # Helm 3 and Helm 4 both run the smoke test; where their flags differ, HELM_MAJOR decides.
+  HELM_VERSION_SEEN="$(helm version --template '{{.Version}}')"
+  HELM_MAJOR="${HELM_VERSION_SEEN#v}"
+  HELM_MAJOR="${HELM_MAJOR%%.*}"
+  [[ "$HELM_MAJOR" == 3 || "$HELM_MAJOR" == 4 ]] || fail "helm $HELM_VERSION_SEEN: Helm 3 or 4 is needed"
+  log "helm $HELM_VERSION_SEEN"
 
   MONITORING_ARGS=()
   if [[ "$SMOKE_MONITORING" == 1 ]]; then
@@ -59,9 +65,11 @@ smoke_preflight() {
     [[ -n "$CHART_VERSION" && "$IMAGE_DIGEST" == sha256:* ]] ||
       fail "CHART_REF needs CHART_VERSION and IMAGE_DIGEST"
     CHART_ARGS=("$CHART_REF" --version "$CHART_VERSION" --set "image.digest=$IMAGE_DIGEST")
+    [[ "$HELM_PLAIN_HTTP" != 1 ]] || CHART_ARGS+=(--plain-http)
     if [[ -n "$PREVIOUS_CHART_VERSION" ]]; then
       [[ "$PREVIOUS_IMAGE_DIGEST" == sha256:* ]] || fail "PREVIOUS_CHART_VERSION needs PREVIOUS_IMAGE_DIGEST"
       FIRST_ARGS=("$CHART_REF" --version "$PREVIOUS_CHART_VERSION" --set "image.digest=$PREVIOUS_IMAGE_DIGEST")
+      [[ "$HELM_PLAIN_HTTP" != 1 ]] || FIRST_ARGS+=(--plain-http)
       FIRST_DIGEST="$PREVIOUS_IMAGE_DIGEST"
     else
       FIRST_ARGS=("${CHART_ARGS[@]}")

@@ -8,6 +8,10 @@
 #   CHART_REF, CHART_VERSION  a released chart (oci://registry/charts/production-api) to install
 #   IMAGE_DIGEST              the release's image digest (sha256:...), with IMAGE_REPOSITORY
 #   PREVIOUS_CHART_VERSION, PREVIOUS_IMAGE_DIGEST  the release to install first and upgrade from
+#   HELM_PLAIN_HTTP [0]       1: CHART_REF's registry speaks plain HTTP (`--plain-http`; Helm 4
+#                             no longer falls back to HTTP by itself)
+#   SMOKE_HELM3               a Helm 3 binary: the release is also installed and upgraded by
+#                             Helm 3, then upgraded and rolled back by `helm` (Helm 4) under load
 #   IMAGE_REPOSITORY [production-api]  IMAGE_TAG [dev]  IMAGE_PULL_POLICY [IfNotPresent]
 #   PROM_OPERATOR_VERSION [v0.80.1]  GATEWAY_API_VERSION [v1.6.3]  (ci/versions.env)
 #   PROM_CRDS     Prometheus Operator CRDs: a local file or directory [the release's URL]
@@ -46,6 +50,8 @@ LOAD_INTERVAL="${LOAD_INTERVAL:-0.05}"
 KEEP="${KEEP:-0}"
 CHART_REF="${CHART_REF:-}"
 CHART_VERSION="${CHART_VERSION:-}"
+HELM_PLAIN_HTTP="${HELM_PLAIN_HTTP:-0}"
+SMOKE_HELM3="${SMOKE_HELM3:-}"
 IMAGE_DIGEST="${IMAGE_DIGEST:-}"
 PREVIOUS_CHART_VERSION="${PREVIOUS_CHART_VERSION:-}"
 PREVIOUS_IMAGE_DIGEST="${PREVIOUS_IMAGE_DIGEST:-}"

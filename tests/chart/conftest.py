@@ -14,5 +14,6 @@ def helm_bin(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def helm3() -> str:
+def helm() -> str:
+    """The primary Helm, the one users have now: Helm 4."""
     return tool("helm")

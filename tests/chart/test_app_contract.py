@@ -48,10 +48,10 @@ def _managed_env() -> dict[str, str]:
     return dict(re.findall(r"^- \{name: ([A-Z0-9_]+), key: ([\w.]+)", body, re.MULTILINE))
 
 
-def test_managed_env_list_is_what_the_chart_renders(helm3: str) -> None:
+def test_managed_env_list_is_what_the_chart_renders(helm: str) -> None:
     values = yaml.safe_load(VALUES_SETS["all-on"][0].read_text())
     extra = {e["name"] for e in values["extraEnv"]}
-    container = _container(render_chart(VALUES_SETS["all-on"], helm=helm3))
+    container = _container(render_chart(VALUES_SETS["all-on"], helm=helm))
     rendered = {e["name"] for e in container["env"]} - extra
     assert rendered == set(_managed_env())
 
@@ -67,12 +67,12 @@ def test_chart_env_names_are_app_settings() -> None:
 
 @pytest.mark.parametrize("values_set", list(VALUES_SETS))
 def test_rendered_env_is_accepted_by_the_app(
-    helm3: str, values_set: str, monkeypatch: pytest.MonkeyPatch
+    helm: str, values_set: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The env the chart renders loads in app.settings and carries the values it was given."""
     from app.settings import ALLOWED, load_settings
 
-    container = _container(render_chart(VALUES_SETS[values_set], helm=helm3))
+    container = _container(render_chart(VALUES_SETS[values_set], helm=helm))
     env = {k: v for k, v in _chart_env(container).items() if k in ALLOWED}
     for name in ALLOWED:
         monkeypatch.delenv(name, raising=False)
@@ -96,7 +96,7 @@ def test_rendered_env_is_accepted_by_the_app(
         assert attributes.items() >= values["resourceAttributes"].items()
 
 
-def test_chart_defaults_equal_app_defaults(helm3: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_chart_defaults_equal_app_defaults(helm: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every variable the chart renders with its defaults means what the app's own default
     means: a new setting's mapping is checked without a line here."""
     from app.settings import ALLOWED, Settings
@@ -104,7 +104,7 @@ def test_chart_defaults_equal_app_defaults(helm3: str, monkeypatch: pytest.Monke
     for name in ALLOWED:
         monkeypatch.delenv(name, raising=False)
     app_defaults = Settings()
-    rendered = _chart_env(_container(render_chart([], helm=helm3)))
+    rendered = _chart_env(_container(render_chart([], helm=helm)))
     compared = []
     for name, value in rendered.items():
         if name not in ALLOWED:
@@ -153,13 +153,13 @@ async def _get_all(app: FastAPI, paths: set[str]) -> dict[str, int]:
 
 
 def test_probe_and_metrics_paths_answer_in_the_app(
-    helm3: str, monkeypatch: pytest.MonkeyPatch
+    helm: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every path the chart probes, scrapes or checks in `helm test` answers 200 in the app."""
     from app.main import create_app
     from app.settings import ALLOWED, load_settings
 
-    docs = render_chart(VALUES_SETS["staging"], helm=helm3)
+    docs = render_chart(VALUES_SETS["staging"], helm=helm)
     container = _container(docs)
     kinds = ("startupProbe", "livenessProbe", "readinessProbe")
     probes = {kind: container[kind]["httpGet"] for kind in kinds}
@@ -182,11 +182,11 @@ def test_probe_and_metrics_paths_answer_in_the_app(
 @pytest.mark.parametrize("values_set", list(VALUES_SETS))
 @pytest.mark.parametrize("kubernetes_version", [OLDEST_KUBE_VERSION, KUBE_VERSION])
 def test_grace_period_covers_the_shutdown_budget(
-    helm3: str, values_set: str, kubernetes_version: str
+    helm: str, values_set: str, kubernetes_version: str
 ) -> None:
     """preStop sleep + SHUTDOWN_DRAIN_SECONDS + SHUTDOWN_TIMEOUT_SECONDS + margin fit in the
     grace period, and the readiness probe notices the drain before it ends."""
-    docs = render_chart(VALUES_SETS[values_set], helm=helm3, kube_version=kubernetes_version)
+    docs = render_chart(VALUES_SETS[values_set], helm=helm, kube_version=kubernetes_version)
     pod = one(docs, "Deployment")["spec"]["template"]["spec"]
     container = pod["containers"][0]
     env = _chart_env(container)

@@ -146,8 +146,8 @@ def test_env_names_are_unique(helm_bin: str) -> None:
 
 
 @pytest.mark.parametrize("values_set", ["staging", "prod", "all-on"])
-def test_servicemonitor_selects_the_service_and_its_port(helm3: str, values_set: str) -> None:
-    docs = render_chart(VALUES_SETS[values_set], helm=helm3)
+def test_servicemonitor_selects_the_service_and_its_port(helm: str, values_set: str) -> None:
+    docs = render_chart(VALUES_SETS[values_set], helm=helm)
     monitor, service = one(docs, "ServiceMonitor"), one(docs, "Service")
     selector = monitor["spec"]["selector"]["matchLabels"]
     assert selector.items() <= service["metadata"]["labels"].items()
@@ -160,14 +160,14 @@ def test_servicemonitor_selects_the_service_and_its_port(helm3: str, values_set:
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
 
 
-def test_servicemonitor_needs_the_crd_api(helm3: str) -> None:
-    docs = render_chart(VALUES_SETS["prod"], helm=helm3, api_versions=())
+def test_servicemonitor_needs_the_crd_api(helm: str) -> None:
+    docs = render_chart(VALUES_SETS["prod"], helm=helm, api_versions=())
     assert by_kind(docs, "ServiceMonitor") == []
 
 
-def test_the_validators_reject_bad_objects(helm3: str) -> None:
+def test_the_validators_reject_bad_objects(helm: str) -> None:
     """The checks above can fail: unknown fields, wrong types and unknown kinds are errors."""
-    docs = render_chart(VALUES_SETS["all-on"], helm=helm3)
+    docs = render_chart(VALUES_SETS["all-on"], helm=helm)
     cases = []
     deployment = copy.deepcopy(one(docs, "Deployment"))
     deployment["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"

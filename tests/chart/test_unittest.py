@@ -13,12 +13,13 @@ from ._helm import CHART_DIR, run
 SUITES_DIR = CHART_DIR / "tests"
 
 
-def test_helm_unittest_suites_pass(helm3: str) -> None:
+def test_helm_unittest_suites_pass(helm_bin: str) -> None:
+    """The plugin as users install it, under Helm 4 (a legacy `plugin.yaml` plugin) and 3."""
     plugins = Path(os.environ.get("HELM_PLUGINS", ""))
     assert (plugins / "unittest" / "plugin.yaml").is_file(), (
         f"helm-unittest plugin missing under HELM_PLUGINS={plugins}: run ci/install-tools.sh"
     )
-    proc = run([helm3, "unittest", "--strict", "--color=false", str(CHART_DIR)], timeout=600)
+    proc = run([helm_bin, "unittest", "--strict", "--color=false", str(CHART_DIR)], timeout=600)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"helm unittest failed:\n{output}"
     summary = re.search(r"Tests:\s+(\d+) passed", output)

@@ -6,10 +6,16 @@ for values in values-dev.yaml values-staging.yaml values-prod.yaml ci/all-on-val
   extra=()
   # The all-on example also turns on the PrometheusRule and the dashboard ConfigMap.
   [[ "$values" == ci/* ]] && extra=(--set prometheusRule.enabled=true --set grafanaDashboard.enabled=true)
-  # --validate: rendered with the cluster's real capabilities (API versions, version), as
-  # `helm install` renders (`--dry-run=server` alone keeps the client-only defaults).
+  # Rendered with the cluster's real capabilities (API versions, version), as `helm install`
+  # renders: Helm 4's `--dry-run=server`, Helm 3's `--validate` (deprecated in Helm 4; in Helm 3
+  # `--dry-run=server` alone keeps the client-only defaults).
+  if [[ "$HELM_MAJOR" == 4 ]]; then capabilities=(--dry-run=server); else capabilities=(--validate); fi
   helm template "$RELEASE" "$CHART" --namespace "$NAMESPACE" --values "$CHART/$values" \
-    "${extra[@]}" --validate >"$WORK/rendered.yaml"
+    "${extra[@]}" "${capabilities[@]}" >"$WORK/rendered.yaml" 2>"$WORK/template.err" ||
+    { cat "$WORK/template.err" >&2; fail "$values: helm template failed"; }
+  if grep -i 'deprecated\|warning' "$WORK/template.err" >&2; then
+    fail "$values: helm template warned"
+  fi
   kinds="$(sed -n 's/^kind: //p' "$WORK/rendered.yaml" | sort | uniq -c | awk '{printf "%s%s", sep, $2; sep=","}')"
   case "$values" in
     values-staging.yaml | values-prod.yaml) want=ServiceMonitor ;;

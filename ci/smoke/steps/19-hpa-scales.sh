@@ -23,25 +23,39 @@ reads_metrics() {
     [[ "$(kc get "$HPA" -o jsonpath='{.status.conditions[?(@.type=="ScalingActive")].status}')" == True ]]
 }
 replicas() { kc get "$DEPLOYMENT" -o jsonpath='{.spec.replicas}'; }
-peak_cpu=0
-# scaled_out: above minReplicas (and the highest CPU reading so far in peak_cpu).
-scaled_out() {
-  local cpu
-  cpu="$(utilisation cpu)"
-  ((${cpu:-0} <= peak_cpu)) || peak_cpu="$cpu"
-  (($(replicas) > min))
-}
+scaled_out() { (($(replicas) > min)); }
 scaled_in() { (($(replicas) == min)) && settled; }
+# rescaled: the reason the HPA gave for its first rescale (its event).
+rescaled() {
+  kc get events --field-selector reason=SuccessfulRescale \
+    -o jsonpath='{range .items[*]}{.message}{"\n"}{end}' | head -n1
+}
 
 until_true 120 "the HPA to read CPU and memory from metrics-server" reads_metrics
 idle_cpu="$(utilisation cpu)"
 memory="$(utilisation memory)"
+kc delete events --field-selector reason=SuccessfulRescale >/dev/null
 start_client cpu-load-1 0
 start_client cpu-load-2 0
+# The HPA's CPU readings while the load runs (it updates them every 15 s).
+samples="$WORK/hpa-cpu"
+(
+  set +e
+  trap - ERR
+  while [[ ! -e "$samples.stop" ]]; do
+    utilisation cpu >>"$samples"
+    echo >>"$samples"
+    sleep 2
+  done
+) &
+sampler=$!
 started=$SECONDS
 until_true 240 "the HPA to scale above $min pods" scaled_out
 until_true "$WAIT_SECONDS" "the added pods to be Ready" settled
 out_after=$((SECONDS - started))
+reason="$(rescaled)"
+[[ "$reason" == *"cpu resource utilization"*"above target"* ]] ||
+  fail "the HPA's first rescale was not for CPU above target: '$reason'"
 scaled_to="$(replicas)"
 spread_over="$(release_nodes | sort -u | grep -c .)"
 ((${#NODES[@]} < 2 || spread_over >= 2)) || fail "the $scaled_to pods all run on one node"
@@ -55,7 +69,10 @@ after_upgrade="$(replicas)"
 
 stop_client cpu-load-1 "while the HPA scaled out (1 of 2)"
 stop_client cpu-load-2 "while the HPA scaled out (2 of 2)"
+touch "$samples.stop"
+wait "$sampler"
+peak_cpu="$(grep . "$samples" | sort -n | tail -n1)"
 stopped=$SECONDS
 until_true 300 "the HPA to scale back to $min pods" scaled_in
 in_after=$((SECONDS - stopped))
-log "hpa: CPU ${idle_cpu}% idle (target ${cpu_target}%), memory ${memory}% (target ${memory_target}%); under load up to ${peak_cpu}%: ${min} -> ${scaled_to} pods on ${spread_over} nodes in ${out_after}s, still ${after_upgrade} after a helm upgrade; back to ${min} ${in_after}s after the load stopped"
+log "hpa: CPU ${idle_cpu}% idle (target ${cpu_target}%), memory ${memory}% (target ${memory_target}%); under load up to ${peak_cpu}%, \"${reason}\": ${min} -> ${scaled_to} pods on ${spread_over} nodes in ${out_after}s, still ${after_upgrade} after a helm upgrade; back to ${min} ${in_after}s after the load stopped"
