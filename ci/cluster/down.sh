@@ -5,8 +5,9 @@
 # directory, removes the cluster's cgroups, deletes the nodes' and the node links' network
 # namespaces (bridges, veths, routes, iptables rules and per-namespace sysctls go with them),
 # restores the global sysctls the kubelets and up.sh changed and removes the host directories
-# the run created. Whatever CLUSTER_NODES is now: it removes the nodes the state directory has. Safe to run twice, and after a run that was
-# killed without its teardown; up.sh runs it first. The logs stay in $CLUSTER_STATE/logs.
+# the run created: every node the state directory has, whatever CLUSTER_NODES is now. Safe to
+# run twice, and after a run that was killed without its teardown; up.sh runs it first. The
+# logs stay in $CLUSTER_STATE/logs.
 #
 #   ci/cluster/down.sh [--quiet]
 set -euo pipefail
