@@ -17,6 +17,7 @@ token or answers with a stack trace.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -24,11 +25,14 @@ from typing import Any
 
 import jwt
 import orjson
+from jwt import exceptions as jwt_errors
 from prometheus_client import CollectorRegistry, Counter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.auth_keys import RETRY_SECONDS, IssuerKeys
 from app.settings import Settings
+
+logger = logging.getLogger("app.auth")
 
 # The scope key of the outcome; the claims also go to scope["state"]["auth_claims"].
 SCOPE_KEY = "production_api.auth"
@@ -64,23 +68,25 @@ class Outcome:
     token_sent: bool = True
 
 
-def _reason(exc: jwt.PyJWTError) -> str:
-    if isinstance(exc, jwt.ExpiredSignatureError):
-        return "expired"
-    if isinstance(exc, jwt.ImmatureSignatureError):
-        return "not_yet_valid"
-    if isinstance(exc, jwt.InvalidAudienceError):
-        return "audience"
-    if isinstance(exc, jwt.InvalidIssuerError):
-        return "issuer"
-    if isinstance(exc, jwt.MissingRequiredClaimError | jwt.InvalidSubjectError):
-        return "claims"
-    if isinstance(exc, jwt.InvalidIssuedAtError):
-        return "not_yet_valid"
-    if isinstance(exc, jwt.InvalidSignatureError | jwt.InvalidKeyError):
-        return "signature"
-    if isinstance(exc, jwt.InvalidAlgorithmError):
-        return "algorithm"
+# PyJWT's errors by the reason they are counted under; the first match wins.
+_REASONS_BY_ERROR: tuple[tuple[type[jwt_errors.PyJWTError], str], ...] = (
+    (jwt_errors.ExpiredSignatureError, "expired"),
+    (jwt_errors.ImmatureSignatureError, "not_yet_valid"),
+    (jwt_errors.InvalidIssuedAtError, "not_yet_valid"),
+    (jwt_errors.InvalidAudienceError, "audience"),
+    (jwt_errors.InvalidIssuerError, "issuer"),
+    (jwt_errors.MissingRequiredClaimError, "claims"),
+    (jwt_errors.InvalidSubjectError, "claims"),
+    (jwt_errors.InvalidSignatureError, "signature"),
+    (jwt_errors.InvalidKeyError, "signature"),
+    (jwt_errors.InvalidAlgorithmError, "algorithm"),
+)
+
+
+def _reason(exc: jwt_errors.PyJWTError) -> str:
+    for error, reason in _REASONS_BY_ERROR:
+        if isinstance(exc, error):
+            return reason
     return "malformed"
 
 
@@ -115,7 +121,11 @@ class Authenticator:
         self._counts = {reason: counter.labels(reason=reason) for reason in REASONS}
 
     async def authenticate(self, header: bytes | None) -> Outcome:
-        outcome = await self._authenticate(header)
+        try:
+            outcome = await self._authenticate(header)
+        except Exception as exc:  # a token must never turn into a 500, nor into a log line
+            logger.error("token validation failed unexpectedly: %s", type(exc).__name__)
+            outcome = Outcome("malformed")
         self._counts[outcome.reason].inc()
         return outcome
 
@@ -138,7 +148,7 @@ class Authenticator:
             del self._verified[token]
         try:
             header_fields = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
+        except jwt_errors.PyJWTError:
             return Outcome("malformed")
         algorithm, kid = header_fields.get("alg"), header_fields.get("kid")
         if algorithm not in self.algorithms:
@@ -162,7 +172,7 @@ class Authenticator:
                 leeway=self.leeway,
                 options={"require": _REQUIRED_CLAIMS, "verify_sub": True},
             )
-        except jwt.PyJWTError as exc:
+        except jwt_errors.PyJWTError as exc:
             return Outcome(_reason(exc))
         except (ValueError, TypeError):
             return Outcome("malformed")
