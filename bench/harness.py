@@ -60,6 +60,14 @@ SERVER_SPECS: dict[str, tuple[str, list[str], bool]] = {
         False,
     ),
 }
+SERVER_SPECS["authenticated"] = (
+    "`python -m app`, authentication on (AUTH_ISSUER: a real Dex); every request carries the "
+    "same RS256 ID token, so after its first check it comes from the verified-token cache",
+    ["-m", "app"],
+    False,
+)
+# The authentication variant: production-api with AUTH_ISSUER (bench/auth.py's Dex) and this.
+AUTHENTICATED = {"authenticated": {"AUTH_AUDIENCE": "production-api"}}
 # The tracing variants: production-api with these variables, plus the collector's endpoint.
 TRACED = {
     "traced-1.0": {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1.0"},
@@ -159,10 +167,12 @@ def make_server(name: str, args: argparse.Namespace, out_dir: Path, tag: str = "
     # production-api really runs with its defaults.
     for var in APP_SETTINGS:
         env.pop(var, None)
-    if name == "production-api" or name in TRACED:
+    if name == "production-api" or name in TRACED or name in AUTHENTICATED:
         env.update({"HOST": "127.0.0.1", "PORT": str(port)})
         if name in TRACED:
             env.update(TRACED[name], OTEL_EXPORTER_OTLP_ENDPOINT=args.collector.endpoint)
+        if name in AUTHENTICATED:
+            env.update(AUTHENTICATED[name], AUTH_ISSUER=args.dex.issuer)
     else:
         argv += ["--host", "127.0.0.1", "--port", str(port)]
     suffix = f".{tag}" if tag else ""
@@ -174,6 +184,11 @@ def make_server(name: str, args: argparse.Namespace, out_dir: Path, tag: str = "
         stdout_path=out_dir / f"{name}{suffix}.stdout.log",
         stderr_path=out_dir / f"{name}{suffix}.stderr.log",
     )
+
+
+def request_headers(name: str, args: argparse.Namespace) -> dict[str, str]:
+    """The headers every request to server `name` carries: the token for the authenticated."""
+    return {"Authorization": f"Bearer {args.token}"} if name in AUTHENTICATED else {}
 
 
 def http_get(
