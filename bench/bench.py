@@ -1,7 +1,8 @@
 """Side-by-side benchmark of production-api against a raw ASGI ceiling, a bare FastAPI
 baseline and the tutorial-style metrics middleware, and of production-api with tracing on
-(ratio samplers 1.0 and 0.1, exporting to a real OpenTelemetry Collector) and with
-authentication on (a real Dex token on every request) against its default.
+(ratio samplers 1.0 and 0.1, exporting to a real OpenTelemetry Collector), with
+authentication on (a real Dex token on every request) and with rate limiting on, against its
+default.
 
 Every server is ONE uvicorn worker pinned to one core; wrk is pinned to the other core. All
 traffic goes to 127.0.0.1 on ports the OS hands out. Rounds are interleaved across servers
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         args.collector = start_collector(args, out_dir)
         log(f"collector (otelcol-test) on {args.collector.endpoint}")
     args.dex, args.token = None, ""
-    if any(name in AUTHENTICATED for name in args.server_names):
+    if AUTHENTICATED in args.server_names:
         args.dex, args.token = start_issuer(out_dir)
         log(f"issuer (dex-test) at {args.dex.issuer}")
     try:

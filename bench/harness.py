@@ -66,8 +66,19 @@ SERVER_SPECS["authenticated"] = (
     ["-m", "app"],
     False,
 )
-# The authentication variant: production-api with AUTH_ISSUER (bench/auth.py's Dex) and this.
-AUTHENTICATED = {"authenticated": {"AUTH_AUDIENCE": "production-api"}}
+SERVER_SPECS["rate-limited"] = (
+    "`python -m app`, rate limiting on (memory storage), a limit wrk never reaches: what "
+    "counting every request costs",
+    ["-m", "app"],
+    False,
+)
+# The security variants: production-api with these variables; the authenticated one also
+# with AUTH_ISSUER (bench/auth.py's Dex), and its requests carry a token from it.
+SECURED = {
+    "authenticated": {"AUTH_AUDIENCE": "production-api"},
+    "rate-limited": {"RATE_LIMIT": "1000000000/minute"},
+}
+AUTHENTICATED = "authenticated"
 # The tracing variants: production-api with these variables, plus the collector's endpoint.
 TRACED = {
     "traced-1.0": {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1.0"},
@@ -167,12 +178,14 @@ def make_server(name: str, args: argparse.Namespace, out_dir: Path, tag: str = "
     # production-api really runs with its defaults.
     for var in APP_SETTINGS:
         env.pop(var, None)
-    if name == "production-api" or name in TRACED or name in AUTHENTICATED:
+    if name == "production-api" or name in TRACED or name in SECURED:
         env.update({"HOST": "127.0.0.1", "PORT": str(port)})
         if name in TRACED:
             env.update(TRACED[name], OTEL_EXPORTER_OTLP_ENDPOINT=args.collector.endpoint)
-        if name in AUTHENTICATED:
-            env.update(AUTHENTICATED[name], AUTH_ISSUER=args.dex.issuer)
+        if name in SECURED:
+            env.update(SECURED[name])
+        if name == AUTHENTICATED:
+            env["AUTH_ISSUER"] = args.dex.issuer
     else:
         argv += ["--host", "127.0.0.1", "--port", str(port)]
     suffix = f".{tag}" if tag else ""
@@ -188,7 +201,7 @@ def make_server(name: str, args: argparse.Namespace, out_dir: Path, tag: str = "
 
 def request_headers(name: str, args: argparse.Namespace) -> dict[str, str]:
     """The headers every request to server `name` carries: the token for the authenticated."""
-    return {"Authorization": f"Bearer {args.token}"} if name in AUTHENTICATED else {}
+    return {"Authorization": f"Bearer {args.token}"} if name == AUTHENTICATED else {}
 
 
 def http_get(

@@ -19,6 +19,7 @@ from collector import Collector
 from harness import (
     AUTHENTICATED,
     ENDPOINTS,
+    SECURED,
     SERVER_SPECS,
     TRACED,
     Server,
@@ -68,9 +69,10 @@ def command_line(name: str, server: Server) -> list[str]:
         env = [f"{k}={v}" for k, v in TRACED[name].items()]
         env.append("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$COLLECTOR_PORT")
         return ["HOST=127.0.0.1", "PORT=$PORT", *env, *display_argv(server.argv, server.port)]
-    if name in AUTHENTICATED:
-        env = [f"{k}={v}" for k, v in AUTHENTICATED[name].items()]
-        env.append("AUTH_ISSUER=http://127.0.0.1:$DEX_PORT/dex")
+    if name in SECURED:
+        env = [f"{k}={v}" for k, v in SECURED[name].items()]
+        if name == AUTHENTICATED:
+            env.append("AUTH_ISSUER=http://127.0.0.1:$DEX_PORT/dex")
         return ["HOST=127.0.0.1", "PORT=$PORT", *env, *display_argv(server.argv, server.port)]
     prefix = ["HOST=127.0.0.1", "PORT=$PORT"] if name == "production-api" else []
     return prefix + display_argv(server.argv, server.port)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harness import AUTHENTICATED, ENDPOINTS, TRACED
+from harness import ENDPOINTS, SECURED, TRACED
 from report_setup import render_image, render_machine, render_reproduce, render_servers
 from summary import fmt_ratio, med
 
@@ -21,9 +21,9 @@ def render(ctx: dict[str, Any]) -> str:
     traced = [n for n in ctx["summary"] if n in TRACED]
     if traced and "production-api" in ctx["summary"]:
         _tracing(ctx, traced, w)
-    authenticated = [n for n in ctx["summary"] if n in AUTHENTICATED]
-    if authenticated and "production-api" in ctx["summary"]:
-        _authentication(ctx, authenticated, w)
+    secured = [n for n in ctx["summary"] if n in SECURED]
+    if secured and "production-api" in ctx["summary"]:
+        _security(ctx, secured, w)
     _startup_memory_metrics(ctx, w)
     render_image(ctx, w)
     render_servers(ctx, w)
@@ -180,14 +180,16 @@ def _versus_default(ctx: dict[str, Any], variants: list[str], w: Write) -> None:
     w("")
 
 
-def _authentication(ctx: dict[str, Any], variants: list[str], w: Write) -> None:
-    w("## Authentication")
+def _security(ctx: dict[str, Any], variants: list[str], w: Write) -> None:
+    w("## Authentication and rate limiting")
     w("")
     w(
-        "production-api with authentication on against its default, from the same rounds: "
-        "wrk sends one RS256 ID token from a real Dex (bench/auth.py) on every request, so "
-        "after its first check the token comes from the verified-token cache (bounded, until "
-        "`exp`). `/health` is a probe, never authenticated."
+        "production-api with authentication on, and with rate limiting on, against its "
+        "default, from the same rounds. authenticated: wrk sends one RS256 ID token from a "
+        "real Dex (bench/auth.py) on every request, so after its first check the token comes "
+        "from the verified-token cache (bounded, until `exp`). rate-limited: every request is "
+        "counted in process memory against a limit wrk never reaches. `/health` is a probe, "
+        "neither authenticated nor limited."
     )
     w("")
     _versus_default(ctx, variants, w)

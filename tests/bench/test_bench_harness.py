@@ -1,4 +1,4 @@
-"""Smoke test: the benchmark harness runs end to end against all seven servers.
+"""Smoke test: the benchmark harness runs end to end against all eight servers.
 
 It runs `bench/bench.py --quick` (one 1-second wrk run per server on the parametrised route,
 one start-up per server, a 300-path flood; the two tracing variants export to a real
@@ -26,6 +26,7 @@ SERVERS = [
     "traced-1.0",
     "traced-0.1",
     "authenticated",
+    "rate-limited",
 ]
 
 
@@ -103,7 +104,7 @@ def test_the_authenticated_variant_was_served_and_its_cost_measured(quick_run):
     cost = raw["verify_cost"]
     assert cost["verify_us"] > 0
     assert cost["cached_us"] > 0
-    assert "## Authentication" in report
+    assert "## Authentication and rate limiting" in report
     assert "| `/items/{item_id}` | authenticated |" in report
 
 
