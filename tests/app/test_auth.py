@@ -1,9 +1,6 @@
 """Authentication against a real OpenID Connect issuer: Dex on loopback, tokens from its token
 endpoint (password grant), a real `python -m app`. Nothing is mocked: the rejected tokens are
 real Dex tokens altered the way an attacker would, or signed with Dex's public key.
-
-Over 250 lines because each way a token can be wrong is its own case, beside the issuer
-outage and key rotation cases.
 """
 
 from __future__ import annotations

@@ -69,6 +69,20 @@ async def test_headers_429_and_exempt_probes(app_factory: AppFactory, serve: Ser
 
 
 @pytest.mark.anyio
+async def test_route_limits_alone_limit_only_those_routes(
+    app_factory: AppFactory, serve: Serve
+) -> None:
+    app = app_factory(rate_limit_routes={"/items/{item_id}": "1/minute"})
+    async with serve(app) as client:
+        for _ in range(3):
+            response = await client.get("/")
+            assert response.status_code == 200
+            assert "ratelimit" not in response.headers
+        assert (await client.get("/items/1")).status_code == 200
+        assert (await client.get("/items/2")).status_code == 429
+
+
+@pytest.mark.anyio
 async def test_off_by_default(app_factory: AppFactory, serve: Serve) -> None:
     assert Settings().rate_limit_enabled is False
     async with serve(app_factory()) as client:
