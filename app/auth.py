@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import jwt
@@ -33,12 +32,11 @@ from prometheus_client import CollectorRegistry, Counter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.auth_keys import RETRY_SECONDS, IssuerKeys
+from app.identity import SCOPE_KEY, Outcome
 from app.settings import Settings
 
 logger = logging.getLogger("app.auth")
 
-# The scope key of the outcome; the claims also go to scope["state"]["auth_claims"].
-SCOPE_KEY = "production_api.auth"
 MAX_TOKEN_BYTES = 8 * 1024
 CACHE_SIZE = 1024
 # RFC 6750 b64token, which covers the three base64url parts of a JWS.
@@ -60,15 +58,6 @@ REASONS = (
     "insufficient_scope",
     "keys_unavailable",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """The result of authenticating one request: the claims, or the reason it failed."""
-
-    reason: str
-    claims: dict[str, Any] | None = None
-    token_sent: bool = True
 
 
 # PyJWT's errors by the reason they are counted under; the first match wins.

@@ -17,13 +17,10 @@ from fastapi.responses import Response
 from fastapi.telemetry import TelemetryConfig
 
 from app import __version__
-from app.auth import AuthenticateMiddleware, Authenticator, RequireAuthMiddleware
-from app.auth_keys import IssuerKeys
 from app.health import PROBE_ENDPOINTS, HealthState, ReadinessChecker
 from app.health import add_routes as add_health_routes
 from app.metrics import HttpMetrics
 from app.middleware import RequestMiddleware
-from app.ratelimit import RateLimiter, RateLimitMiddleware
 from app.routes import info, items
 from app.settings import Settings
 
@@ -41,6 +38,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     keys = None
     if settings.auth_enabled:
+        # Imported here, like tracing: without them PyJWT, cryptography and limits are never
+        # loaded (about 0.3 s of start-up).
+        from app.auth import AuthenticateMiddleware, Authenticator, RequireAuthMiddleware
+        from app.auth_keys import IssuerKeys
+
         keys = IssuerKeys(
             settings.auth_issuer,
             cache_seconds=settings.auth_jwks_cache_seconds,
@@ -150,6 +152,8 @@ def create_app(settings: Settings) -> FastAPI:
         return Response(body, headers={"content-type": content_type})
 
     if settings.rate_limit_enabled:
+        from app.ratelimit import RateLimiter, RateLimitMiddleware
+
         # Starlette builds the middleware stack at the first request, from this list.
         limiter = RateLimiter(settings, app.router.routes, metrics.registry)
         app.user_middleware.insert(

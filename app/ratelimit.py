@@ -29,7 +29,7 @@ from prometheus_client import CollectorRegistry, Counter
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.auth import SCOPE_KEY, Outcome
+from app.identity import client_key
 from app.settings import ALLOWED, Settings, SettingsError
 from app.settings_security import parse_limits
 
@@ -147,14 +147,6 @@ class RateLimiter:
         return None
 
 
-def _client_key(scope: Scope) -> str:
-    outcome: Outcome | None = scope.get(SCOPE_KEY)
-    if outcome is not None and outcome.claims is not None:
-        return "sub:" + str(outcome.claims["sub"])
-    client = scope.get("client")
-    return "addr:" + (client[0] if client else "unknown")
-
-
 async def _answer(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]):
     headers = [
         *headers,
@@ -182,7 +174,7 @@ class RateLimitMiddleware:
         if policy is None:
             await self.app(scope, receive, send)
             return
-        results = await limiter.hit(policy, _client_key(scope))
+        results = await limiter.hit(policy, client_key(scope))
         if results is None:
             if limiter.fail_open:
                 await self.app(scope, receive, send)

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
-from limits import RateLimitItem, parse_many
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import NoDecode
 
 from app.settings_checks import TRUE_FALSE, Doc, is_host, split_csv
 from app.settings_otel import OtelSettings
+
+if TYPE_CHECKING:
+    from limits import RateLimitItem
 
 # Asymmetric algorithms only: with an HMAC algorithm anyone holding the issuer's public key
 # could sign tokens (key confusion), and `none` is no signature at all.
@@ -42,6 +44,9 @@ _SECONDS_GT_0 = "a finite number of seconds > 0"
 
 
 def _limits(value: str) -> tuple[RateLimitItem, ...]:
+    # Imported here: `limits` takes ~0.1 s to import, paid only when rate limiting is set.
+    from limits import parse_many
+
     try:
         items = parse_many(value)
     except ValueError as exc:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import http.client
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
@@ -14,7 +16,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.settings import Settings
-from tests.support.appproc import AppProcess
+from tests.support.appproc import REPO_ROOT, AppProcess, app_environment
 from tests.support.issuer import CLIENT_ID, Dex, Redis
 from tests.support.wait import wait_for
 
@@ -80,6 +82,27 @@ async def test_route_limits_alone_limit_only_those_routes(
             assert "ratelimit" not in response.headers
         assert (await client.get("/items/1")).status_code == 200
         assert (await client.get("/items/2")).status_code == 429
+
+
+def test_neither_loads_its_libraries_when_off() -> None:
+    """Off, authentication and rate limiting cost no start-up: PyJWT, cryptography, limits and
+    redis are never imported (a fresh interpreter, the app built with default settings)."""
+    code = (
+        "import sys; from app.main import create_app; from app.settings import Settings; "
+        "create_app(Settings()); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'jwt', 'cryptography', 'limits', 'redis'}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=app_environment(),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    assert out.strip() == "[]"
 
 
 @pytest.mark.anyio
