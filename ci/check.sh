@@ -3,8 +3,8 @@
 # them export to otelcol-test, get tokens from dex-test or count in redis-server) and the
 # chart tests that need only Helm 3 (with its unittest plugin), run with the toolchain already
 # in the cache. It installs nothing and needs no root: when the venv, helm, otelcol-test,
-# dex-test or redis-server is missing or stale it says what to run and stops. `make test` runs everything. Extra arguments go to
-# pytest, e.g. `ci/check.sh -k readiness -x`.
+# dex-test or redis-server is missing or stale it says what to run and stops. `make test` runs
+# everything. Extra arguments go to pytest, e.g. `ci/check.sh -k readiness -x`.
 set -euo pipefail
 
 # shellcheck source=ci/lib.sh
