@@ -34,7 +34,12 @@ def main() -> int:
     # No `*_created` series: in the text format each one is an extra gauge per label set,
     # doubling the series a scrape stores for no use in dashboards or alerts.
     disable_created_metrics()
-    server = build_server(create_app(settings), settings)
+    try:
+        app = create_app(settings)
+    except SettingsError as exc:  # a value only the built app can judge (RATE_LIMIT_ROUTES)
+        print(f"production-api: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    server = build_server(app, settings)
     # What start-up built (modules, routes, pydantic models, the metrics registry: some 57,000
     # objects) lives as long as the process. In the permanent generation the cyclic garbage
     # collector no longer re-scans it in every full collection; those scans were the pauses

@@ -1,5 +1,5 @@
 """The application factory: `create_app(settings)` wires routes, metrics, probes, CORS and,
-when the OTEL_* variables ask for it, tracing.
+when their variables ask for them, authentication, rate limiting and tracing.
 
 Nothing happens at import time; every app instance gets its own metrics registry and probe
 state, so tests can build as many as they like.
@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from fastapi.telemetry import TelemetryConfig
 
 from app import __version__
-from app.health import HealthState, ReadinessChecker
+from app.health import PROBE_ENDPOINTS, HealthState, ReadinessChecker
 from app.health import add_routes as add_health_routes
 from app.metrics import HttpMetrics
 from app.middleware import RequestMiddleware
@@ -36,6 +36,21 @@ def create_app(settings: Settings) -> FastAPI:
         user_agent=f"{settings.app_name}/{__version__} readiness",
     )
 
+    keys = None
+    if settings.auth_enabled:
+        # Imported here, like tracing: without them PyJWT, cryptography and limits are never
+        # loaded (about 0.3 s of start-up).
+        from app.auth import AuthenticateMiddleware, Authenticator, RequireAuthMiddleware
+        from app.auth_keys import IssuerKeys
+
+        keys = IssuerKeys(
+            settings.auth_issuer,
+            cache_seconds=settings.auth_jwks_cache_seconds,
+            max_stale_seconds=settings.auth_jwks_max_stale_seconds,
+            registry=metrics.registry,
+            user_agent=f"{settings.app_name}/{__version__}",
+        )
+
     tracing = None
     if settings.tracing_enabled:
         # Imported here: without tracing the OpenTelemetry SDK is never loaded.
@@ -47,9 +62,13 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if tracing is not None:
             tracing.start()
+        if keys is not None:
+            await keys.start()
         state.started = True
         yield
         state.started = False
+        if keys is not None:
+            await keys.stop()
         if tracing is not None:
             await tracing.shutdown()
 
@@ -76,6 +95,23 @@ def create_app(settings: Settings) -> FastAPI:
         )
 
     docs = settings.docs_enabled
+    # Never authenticated nor limited: the probes, /metrics and the documentation pages.
+    exempt = frozenset(PROBE_ENDPOINTS | ({"/docs", "/redoc", "/openapi.json"} if docs else set()))
+    # Authentication records who is asking, the rate limiter counts it against that bucket
+    # (a rejected token against its address), and only then is a failed authentication answered.
+    if keys is not None:
+        authenticator = Authenticator(settings, keys, metrics.registry)
+        middleware.append(
+            Middleware(AuthenticateMiddleware, authenticator=authenticator, exempt=exempt)
+        )
+    # Its place: the rate limiter itself is made once the routes exist (below).
+    limiter_position = len(middleware)
+    if keys is not None:
+        middleware.append(
+            Middleware(
+                RequireAuthMiddleware, required_scopes=frozenset(settings.auth_required_scopes)
+            )
+        )
     # FastAPI's OpenTelemetry hooks make the request spans when tracing is on. Otherwise they
     # stay off: FastAPI asks on every request whether they are active (provider look-ups,
     # ~5 us), and with all three signals off that check ends at the config flags.
@@ -103,6 +139,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.metrics = metrics
     app.state.readiness = checker
     app.state.tracing = tracing
+    app.state.issuer_keys = keys
 
     # Routes are declared on the app itself, not via include_router: see app/routes/__init__.py.
     info.add_routes(app, settings)
@@ -113,6 +150,16 @@ def create_app(settings: Settings) -> FastAPI:
     async def prometheus_metrics(request: Request) -> Response:
         body, content_type = metrics.exposition(request.headers.get("accept", ""))
         return Response(body, headers={"content-type": content_type})
+
+    if settings.rate_limit_enabled:
+        from app.ratelimit import RateLimiter, RateLimitMiddleware
+
+        # Starlette builds the middleware stack at the first request, from this list.
+        limiter = RateLimiter(settings, app.router.routes, metrics.registry)
+        app.user_middleware.insert(
+            limiter_position, Middleware(RateLimitMiddleware, limiter=limiter, exempt=exempt)
+        )
+        app.state.rate_limiter = limiter
 
     _business_routes_first(app)
     return app

@@ -3,8 +3,9 @@
 `Settings` is the one source of the service's variables: each field is a variable (its name
 in upper case, no prefix), and its `Doc` metadata says what the variable accepts and does.
 The error messages and the configuration table in docs/configuration.md
-(app/settings_doc.py) are built from those fields. Tracing's `OTEL_*` variables are the half
-in `OtelSettings` (app/settings_otel.py), which `Settings` extends.
+(app/settings_doc.py) are built from those fields. Authentication's and rate limiting's
+variables are in `SecuritySettings` (app/settings_security.py), tracing's `OTEL_*` variables in
+`OtelSettings` (app/settings_otel.py); `Settings` extends both.
 
 An invalid value becomes a `SettingsError` whose message is one readable line naming the
 variable, the rejected value and what is allowed; `python -m app` prints it and exits 2.
@@ -37,6 +38,7 @@ from app.settings_checks import (
     validate_origin,
 )
 from app.settings_otel import SECRET_VARIABLES, OtelSettings, Sampler
+from app.settings_security import SecuritySettings
 
 __all__ = ["ALLOWED", "Sampler", "Settings", "SettingsError", "load_settings", "variables"]
 
@@ -48,8 +50,9 @@ class SettingsError(Exception):
     """Configuration is invalid; `str(error)` is the single line to show the operator."""
 
 
-class Settings(OtelSettings):
-    """Every knob of the service: its own variables here, tracing's in `OtelSettings`."""
+class Settings(SecuritySettings):
+    """Every knob of the service: its own variables here, authentication's and rate
+    limiting's in `SecuritySettings`, tracing's in `OtelSettings`."""
 
     app_name: Annotated[
         str,
@@ -220,13 +223,16 @@ def _doc(name: str, field: FieldInfo) -> Doc:
 
 
 def variables() -> dict[str, tuple[FieldInfo, Doc]]:
-    """Every variable the service reads, the service's own first, then tracing's, each with
-    its field and its `Doc`."""
-    own = [name for name in Settings.model_fields if name not in OtelSettings.model_fields]
+    """Every variable the service reads, the service's own first, then authentication's and
+    rate limiting's, then tracing's, each with its field and its `Doc`."""
     fields = Settings.model_fields
+    own = [name for name in fields if name not in SecuritySettings.model_fields]
+    security = [
+        name for name in SecuritySettings.model_fields if name not in OtelSettings.model_fields
+    ]
     return {
         name.upper(): (fields[name], _doc(name, fields[name]))
-        for name in [*own, *OtelSettings.model_fields]
+        for name in [*own, *security, *OtelSettings.model_fields]
     }
 
 
@@ -245,7 +251,7 @@ def _describe(error: dict[str, Any]) -> str:
     variable = _variable(error)
     value = error.get("input")
     shown = repr(value if isinstance(value, str) else str(value))
-    if variable in SECRET_VARIABLES:
+    if variable in SECRET_VARIABLES or variable == "RATE_LIMIT_STORAGE":
         shown = f"<{len(str(value))} characters, not shown>"
     reason = ""
     if error.get("type") == "value_error":

@@ -1,6 +1,8 @@
 """Side-by-side benchmark of production-api against a raw ASGI ceiling, a bare FastAPI
 baseline and the tutorial-style metrics middleware, and of production-api with tracing on
-(ratio samplers 1.0 and 0.1, exporting to a real OpenTelemetry Collector) against its default.
+(ratio samplers 1.0 and 0.1, exporting to a real OpenTelemetry Collector), with
+authentication on (a real Dex token on every request) and with rate limiting on, against its
+default.
 
 Every server is ONE uvicorn worker pinned to one core; wrk is pinned to the other core. All
 traffic goes to 127.0.0.1 on ports the OS hands out. Rounds are interleaved across servers
@@ -14,6 +16,7 @@ Normally started by `make bench` (bench/run.sh), which installs wrk first.
 
 This file is the entry point (arguments, the run's order, results.json); beside it:
 harness.py (the servers and their processes), collector.py (the OpenTelemetry Collector),
+auth.py (the Dex issuer, and what verifying a token costs in process),
 load.py (wrk), phases.py (rounds, tracing, /metrics cardinality), environment.py (machine,
 software, image), summary.py (medians and targets), report.py and report_setup.py (RESULTS.md).
 """
@@ -29,9 +32,19 @@ import sys
 import time
 from pathlib import Path
 
+from auth import phase_verify_cost, start_issuer
 from collector import Collector, start_collector
 from environment import image_info, loadavg, machine_info, versions
-from harness import ENDPOINTS, REPO_ROOT, SERVER_SPECS, SERVERS_DIR, TRACED, Server, rss_kib
+from harness import (
+    AUTHENTICATED,
+    ENDPOINTS,
+    REPO_ROOT,
+    SERVER_SPECS,
+    SERVERS_DIR,
+    TRACED,
+    Server,
+    rss_kib,
+)
 from load import wrk_argv
 from phases import phase_cardinality, phase_rounds, phase_tracing
 from report import render
@@ -164,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
     if any(name in TRACED for name in args.server_names):
         args.collector = start_collector(args, out_dir)
         log(f"collector (otelcol-test) on {args.collector.endpoint}")
+    args.dex, args.token = None, ""
+    if AUTHENTICATED in args.server_names:
+        args.dex, args.token = start_issuer(out_dir)
+        log(f"issuer (dex-test) at {args.dex.issuer}")
     try:
         servers = phase_rounds(args, out_dir, ctx, log)
         ctx["summary"] = summarise(ctx["raw_throughput"])
@@ -174,11 +191,19 @@ def main(argv: list[str] | None = None) -> int:
         )
         ctx["cardinality"] = phase_cardinality(args, servers, log)
         ctx["tracing"] = phase_tracing(servers, args.collector, log)
+        if args.dex is not None:
+            ctx["verify_cost"] = phase_verify_cost(args.dex.issuer, args.token)
+            log(
+                "token check in process: {verify_us:.1f} us with the signature, "
+                "{cached_us:.1f} us from the cache".format(**ctx["verify_cost"])
+            )
     finally:
         for srv in servers.values():
             srv.kill()
         if args.collector is not None:
             args.collector.stop()
+        if args.dex is not None:
+            args.dex.stop()
 
     ctx["image"] = image_info(args)
     ctx["targets"] = evaluate(
@@ -191,7 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     args.output.write_text(render(ctx))
     raw = {k: v for k, v in ctx.items() if k not in ("args",)}
     raw["args"] = {
-        k: (str(v) if isinstance(v, Path | Collector) else v) for k, v in vars(args).items()
+        k: (str(v) if isinstance(v, Path | Collector) else v)
+        for k, v in vars(args).items()
+        if k not in ("dex", "token")
     }
     (out_dir / "results.json").write_text(json.dumps(raw, indent=1, default=str))
     log(f"wrote {args.output}")

@@ -60,6 +60,25 @@ SERVER_SPECS: dict[str, tuple[str, list[str], bool]] = {
         False,
     ),
 }
+SERVER_SPECS["authenticated"] = (
+    "`python -m app`, authentication on (AUTH_ISSUER: a real Dex); every request carries the "
+    "same RS256 ID token, so after its first check it comes from the verified-token cache",
+    ["-m", "app"],
+    False,
+)
+SERVER_SPECS["rate-limited"] = (
+    "`python -m app`, rate limiting on (memory storage), a limit wrk never reaches: what "
+    "counting every request costs",
+    ["-m", "app"],
+    False,
+)
+# The security variants: production-api with these variables; the authenticated one also
+# with AUTH_ISSUER (bench/auth.py's Dex), and its requests carry a token from it.
+SECURED = {
+    "authenticated": {"AUTH_AUDIENCE": "production-api"},
+    "rate-limited": {"RATE_LIMIT": "1000000000/minute"},
+}
+AUTHENTICATED = "authenticated"
 # The tracing variants: production-api with these variables, plus the collector's endpoint.
 TRACED = {
     "traced-1.0": {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1.0"},
@@ -159,10 +178,14 @@ def make_server(name: str, args: argparse.Namespace, out_dir: Path, tag: str = "
     # production-api really runs with its defaults.
     for var in APP_SETTINGS:
         env.pop(var, None)
-    if name == "production-api" or name in TRACED:
+    if name == "production-api" or name in TRACED or name in SECURED:
         env.update({"HOST": "127.0.0.1", "PORT": str(port)})
         if name in TRACED:
             env.update(TRACED[name], OTEL_EXPORTER_OTLP_ENDPOINT=args.collector.endpoint)
+        if name in SECURED:
+            env.update(SECURED[name])
+        if name == AUTHENTICATED:
+            env["AUTH_ISSUER"] = args.dex.issuer
     else:
         argv += ["--host", "127.0.0.1", "--port", str(port)]
     suffix = f".{tag}" if tag else ""
@@ -174,6 +197,11 @@ def make_server(name: str, args: argparse.Namespace, out_dir: Path, tag: str = "
         stdout_path=out_dir / f"{name}{suffix}.stdout.log",
         stderr_path=out_dir / f"{name}{suffix}.stderr.log",
     )
+
+
+def request_headers(name: str, args: argparse.Namespace) -> dict[str, str]:
+    """The headers every request to server `name` carries: the token for the authenticated."""
+    return {"Authorization": f"Bearer {args.token}"} if name == AUTHENTICATED else {}
 
 
 def http_get(

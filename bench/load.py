@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from harness import Server, cpu_prefix
+from harness import Server, cpu_prefix, request_headers
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -60,7 +60,9 @@ def parse_wrk(output: str) -> dict[str, Any]:
     }
 
 
-def wrk_argv(args: argparse.Namespace, url: str, duration: int) -> list[str]:
+def wrk_argv(
+    args: argparse.Namespace, url: str, duration: int, headers: dict[str, str] | None = None
+) -> list[str]:
     return [
         *cpu_prefix(args.load_cpu),
         args.wrk,
@@ -68,6 +70,7 @@ def wrk_argv(args: argparse.Namespace, url: str, duration: int) -> list[str]:
         f"-c{args.connections}",
         f"-t{args.threads}",
         f"-d{duration}s",
+        *(f"-H{name}: {value}" for name, value in (headers or {}).items()),
         url,
     ]
 
@@ -78,7 +81,7 @@ def run_wrk(args: argparse.Namespace, server: Server, path: str, duration: int) 
     busy0, total0 = core_ticks(cpu)
     mine0 = proc_cpu_ticks(server.pid)
     res = subprocess.run(
-        wrk_argv(args, url, duration),
+        wrk_argv(args, url, duration, request_headers(server.name, args)),
         capture_output=True,
         text=True,
         timeout=duration + 30,

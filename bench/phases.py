@@ -17,13 +17,16 @@ from typing import Any
 
 from collector import Collector
 from harness import (
+    AUTHENTICATED,
     ENDPOINTS,
+    SECURED,
     SERVER_SPECS,
     TRACED,
     Server,
     display_argv,
     http_get,
     make_server,
+    request_headers,
     rss_kib,
     spawn,
     wait_healthy,
@@ -33,26 +36,28 @@ from load import run_wrk
 Log = Callable[[str], None]
 
 
-def check_responses(servers: dict[str, Server]) -> dict[str, dict[str, str]]:
+def check_responses(
+    servers: dict[str, Server], args: argparse.Namespace
+) -> dict[str, dict[str, str]]:
     """One GET per endpoint per server: every endpoint must answer 200 JSON."""
     bodies: dict[str, dict[str, str]] = {}
     for name, srv in servers.items():
         bodies[name] = {}
         for label, path in ENDPOINTS.items():
-            status, body = http_get(srv.port, path)
+            status, body = http_get(srv.port, path, headers=request_headers(name, args))
             if status != 200:
                 raise RuntimeError(f"{name} GET {path} -> {status}: {body[:200]!r}")
             bodies[name][label] = body.decode(errors="replace")
     return bodies
 
 
-def warm_up(server: Server, paths: Iterable[str], count: int) -> None:
+def warm_up(server: Server, paths: Iterable[str], count: int, headers: dict[str, str]) -> None:
     """`count` keep-alive GETs per path, so the first timed run does not pay for cold caches."""
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     try:
         for path in paths:
             for _ in range(count):
-                conn.request("GET", path)
+                conn.request("GET", path, headers=headers)
                 conn.getresponse().read()
     finally:
         conn.close()
@@ -63,6 +68,11 @@ def command_line(name: str, server: Server) -> list[str]:
     if name in TRACED:
         env = [f"{k}={v}" for k, v in TRACED[name].items()]
         env.append("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$COLLECTOR_PORT")
+        return ["HOST=127.0.0.1", "PORT=$PORT", *env, *display_argv(server.argv, server.port)]
+    if name in SECURED:
+        env = [f"{k}={v}" for k, v in SECURED[name].items()]
+        if name == AUTHENTICATED:
+            env.append("AUTH_ISSUER=http://127.0.0.1:$DEX_PORT/dex")
         return ["HOST=127.0.0.1", "PORT=$PORT", *env, *display_argv(server.argv, server.port)]
     prefix = ["HOST=127.0.0.1", "PORT=$PORT"] if name == "production-api" else []
     return prefix + display_argv(server.argv, server.port)
@@ -101,9 +111,9 @@ def phase_rounds(
             )
             if rnd == 1:
                 ctx["commands"] = {n: command_line(n, s) for n, s in servers.items()}
-                ctx["bodies"] = check_responses(servers)
-            for srv in servers.values():
-                warm_up(srv, args.endpoints.values(), args.warmup)
+                ctx["bodies"] = check_responses(servers, args)
+            for name, srv in servers.items():
+                warm_up(srv, args.endpoints.values(), args.warmup, request_headers(name, args))
             for label, path in args.endpoints.items():
                 rng.shuffle(order)
                 for name in order:

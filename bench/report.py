@@ -1,12 +1,15 @@
-"""RESULTS.md: the measured sections (targets, throughput and latency, tracing, start-up,
-memory and /metrics) from the run's context; report_setup adds how the run was made."""
+"""RESULTS.md: the measured sections (targets, throughput and latency, tracing, authentication
+and rate limiting, start-up, memory and /metrics) from the run's context; report_setup adds
+how the run was made.
+
+Over 250 lines because every measured section is rendered here, one function each."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from harness import ENDPOINTS, TRACED
+from harness import ENDPOINTS, SECURED, TRACED
 from report_setup import render_image, render_machine, render_reproduce, render_servers
 from summary import fmt_ratio, med
 
@@ -21,6 +24,9 @@ def render(ctx: dict[str, Any]) -> str:
     traced = [n for n in ctx["summary"] if n in TRACED]
     if traced and "production-api" in ctx["summary"]:
         _tracing(ctx, traced, w)
+    secured = [n for n in ctx["summary"] if n in SECURED]
+    if secured and "production-api" in ctx["summary"]:
+        _security(ctx, secured, w)
     _startup_memory_metrics(ctx, w)
     render_image(ctx, w)
     render_servers(ctx, w)
@@ -122,8 +128,7 @@ def _throughput(ctx: dict[str, Any], w: Write) -> None:
 
 
 def _tracing(ctx: dict[str, Any], traced: list[str], w: Write) -> None:
-    a, summary = ctx["args"], ctx["summary"]
-    default = summary["production-api"]
+    a = ctx["args"]
     w("## Tracing")
     w("")
     w(
@@ -136,26 +141,7 @@ def _tracing(ctx: dict[str, Any], traced: list[str], w: Write) -> None:
         "span."
     )
     w("")
-    w(
-        "| endpoint | server | req/s (median) | p99 ms | req/s vs default | p99 vs default | "
-        "req per CPU-s vs default |"
-    )
-    w("|---|---|---:|---:|---:|---:|---:|")
-    for label in ENDPOINTS:
-        if label not in default:
-            continue
-        for name in ["production-api", *traced]:
-            s = summary[name].get(label)
-            if not s:
-                continue
-            base = default[label]
-            w(
-                f"| `{label}` | {name} | {s['rps']:.0f} | {s['p99_ms']:.2f} | "
-                f"{fmt_ratio(s['rps'] / base['rps'])} | "
-                f"{fmt_ratio(s['p99_ms'] / base['p99_ms'])} | "
-                f"{fmt_ratio(s['rps_cpu'] / base['rps_cpu'] if base['rps_cpu'] else None)} |"
-            )
-    w("")
+    _versus_default(ctx, traced, w)
     spans = ctx.get("tracing", {})
     for name in traced:
         counts = spans.get(name)
@@ -170,6 +156,55 @@ def _tracing(ctx: dict[str, Any], traced: list[str], w: Write) -> None:
     if "collector_spans" in spans:
         w(f"The collector received {spans['collector_spans']:,} spans over the whole run.")
     w("")
+
+
+def _versus_default(ctx: dict[str, Any], variants: list[str], w: Write) -> None:
+    summary = ctx["summary"]
+    default = summary["production-api"]
+    w(
+        "| endpoint | server | req/s (median) | p99 ms | req/s vs default | p99 vs default | "
+        "req per CPU-s vs default |"
+    )
+    w("|---|---|---:|---:|---:|---:|---:|")
+    for label in ENDPOINTS:
+        if label not in default:
+            continue
+        for name in ["production-api", *variants]:
+            s = summary[name].get(label)
+            if not s:
+                continue
+            base = default[label]
+            w(
+                f"| `{label}` | {name} | {s['rps']:.0f} | {s['p99_ms']:.2f} | "
+                f"{fmt_ratio(s['rps'] / base['rps'])} | "
+                f"{fmt_ratio(s['p99_ms'] / base['p99_ms'])} | "
+                f"{fmt_ratio(s['rps_cpu'] / base['rps_cpu'] if base['rps_cpu'] else None)} |"
+            )
+    w("")
+
+
+def _security(ctx: dict[str, Any], variants: list[str], w: Write) -> None:
+    w("## Authentication and rate limiting")
+    w("")
+    w(
+        "production-api with authentication on, and with rate limiting on, against its "
+        "default, from the same rounds. authenticated: wrk sends one RS256 ID token from a "
+        "real Dex (bench/auth.py) on every request, so after its first check the token comes "
+        "from the verified-token cache (bounded, until `exp`). rate-limited: every request is "
+        "counted in process memory against a limit wrk never reaches. `/health` is a probe, "
+        "neither authenticated nor limited."
+    )
+    w("")
+    _versus_default(ctx, variants, w)
+    cost = ctx.get("verify_cost")
+    if cost:
+        w(
+            f"One token check in process (`Authenticator.authenticate`, {cost['calls']:,} calls "
+            f"each, on the load core): {cost['verify_us']:.1f} us with the signature check "
+            f"(the cache emptied before each call), {cost['cached_us']:.1f} us from the cache. "
+            "Without the cache every request would pay the first figure."
+        )
+        w("")
 
 
 def _startup_memory_metrics(ctx: dict[str, Any], w: Write) -> None:

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# `make check`: the fast loop while editing. ruff (lint and format), the app tests (one of
-# them exports to otelcol-test) and the chart tests that need only Helm 3 (with its unittest
-# plugin), run with the toolchain already in the cache. It installs nothing and needs no root:
-# when the venv, helm or otelcol-test is missing or stale it says what to run and stops. `make test` runs everything. Extra arguments go to
-# pytest, e.g. `ci/check.sh -k readiness -x`.
+# `make check`: the fast loop while editing. ruff (lint and format), the app tests (some of
+# them export to otelcol-test, get tokens from dex-test or count in redis-server) and the
+# chart tests that need only Helm 3 (with its unittest plugin), run with the toolchain already
+# in the cache. It installs nothing and needs no root: when the venv, helm, otelcol-test,
+# dex-test or redis-server is missing or stale it says what to run and stops. `make test` runs
+# everything. Extra arguments go to pytest, e.g. `ci/check.sh -k readiness -x`.
 set -euo pipefail
 
 # shellcheck source=ci/lib.sh
@@ -41,6 +42,14 @@ otelcol_stamp="$TOOLS_CACHE/stamps/otelcol-test"
 if [[ ! -x "$TOOLS_BIN/otelcol-test" || ! -f "$otelcol_stamp" ||
   "$(<"$otelcol_stamp")" != "$otelcol_key" ]]; then
   missing+=("otelcol-test built from the current ci/otelcol ($TOOLS_BIN/otelcol-test)")
+fi
+dex_key="$(cat "$REPO_ROOT"/ci/dex/{go.mod,go.sum} | sha256sum | cut -d' ' -f1)"
+dex_stamp="$TOOLS_CACHE/stamps/dex-test"
+if [[ ! -x "$TOOLS_BIN/dex-test" || ! -f "$dex_stamp" || "$(<"$dex_stamp")" != "$dex_key" ]]; then
+  missing+=("dex-test built from the current ci/dex ($TOOLS_BIN/dex-test)")
+fi
+if ! command -v redis-server >/dev/null; then
+  missing+=("redis-server (Debian package)")
 fi
 if ((${#missing[@]})); then
   printf 'check: not installed: %s\n' "${missing[@]}" >&2

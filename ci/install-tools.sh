@@ -6,8 +6,9 @@
 #   1. Debian packages (promtool/prometheus, shellcheck, wrk, podman, runc, debootstrap, ...)
 #   2. helm (Helm 4) and helm3 (Helm 3), built from source with the Go module proxy
 #   3. the helm-unittest plugin, built from ci/tools/ into $HELM_PLUGINS/unittest
-#   4. actionlint, helm-docs, helm-values-schema-json, and otelcol-test (the tracing tests'
-#      OpenTelemetry Collector, built from ci/otelcol/)
+#   4. actionlint, helm-docs, helm-values-schema-json, otelcol-test (the tracing tests'
+#      OpenTelemetry Collector, built from ci/otelcol/) and dex-test (the authentication tests'
+#      OpenID Connect issuer, built from ci/dex/)
 #   5. the project venv ($PY_VENV) from requirements-dev.lock (hash-checked, ci/venv.sh)
 #   6. checkov, in a venv of its own
 #   7. the test cluster's binaries (ci/cluster/build.sh) and the CRDs its smoke test installs
@@ -254,6 +255,28 @@ install_otelcol() {
   report otelcol-test "$OTELCOL_VERSION" "installed ($((SECONDS - start)) s)"
 }
 
+# Dex, the OpenID Connect issuer of the authentication tests: its go.mod replaces its api/v2
+# module with a directory, so it is built from ci/dex/ (a tools module naming the published
+# api/v2 instead). Rebuilt when that module changes.
+install_dex() {
+  local dir="$REPO_ROOT/ci/dex" mod=github.com/dexidp/dex
+  local key version
+  key="$(cat "$dir/go.mod" "$dir/go.sum" | sha256sum | cut -d' ' -f1)"
+  binary_is_current dex-test "$DEX_VERSION" "$key" && return
+  local start=$SECONDS
+  version="$(cd "$dir" && go list -m -f '{{.Version}}' "$mod")"
+  [[ "$version" == "$DEX_MODULE_VERSION" ]] ||
+    die "install-tools: ci/dex/go.mod requires $mod $version, ci/versions.env says $DEX_MODULE_VERSION"
+  (
+    cd "$dir"
+    run_logged go-build-dex-test go build "${GO_BUILD_FLAGS[@]}" \
+      -ldflags="-s -w -X main.version=$DEX_VERSION" -o "$WORK/dex-test" "$mod/cmd/dex"
+  )
+  mv -f "$WORK/dex-test" "$TOOLS_BIN/dex-test"
+  stamp_write dex-test "$key"
+  report dex-test "$DEX_VERSION" "installed ($((SECONDS - start)) s)"
+}
+
 install_go_tools() {
   command -v go >/dev/null || die "install-tools: the go command is needed to build helm and the Go tools"
   go_install helm "$HELM_VERSION" "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" "$(helm4_ldflags)"
@@ -271,6 +294,7 @@ install_go_tools() {
     "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION" \
     "-X github.com/google/go-containerregistry/cmd/crane/cmd.Version=$CRANE_VERSION"
   install_otelcol
+  install_dex
 }
 
 # ---------------------------------------------------------------------------------------------

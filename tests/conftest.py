@@ -17,7 +17,8 @@ Example::
 `collector` is a real OpenTelemetry Collector (`otelcol-test`, built from ci/otelcol/ by
 ci/install-tools.sh, with the project's one configuration, ci/otelcol/config.yaml) receiving
 OTLP/HTTP on 127.0.0.1 on a free port and writing what it receives to a JSON-lines file,
-which `Collector.spans()` reads back.
+which `Collector.spans()` reads back. `dex` and `redis` are a real OpenID Connect issuer and
+a real Redis on free loopback ports (tests/support/issuer.py).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from tests.support.appproc import (
     REPO_ROOT,
     AppProcess,
 )
+from tests.support.issuer import Dex, Redis
 from tests.support.tools import tool
 
 OTELCOL_CONFIG = REPO_ROOT / "ci" / "otelcol" / "config.yaml"
@@ -61,7 +63,7 @@ NEEDS_BY_PATH = {
     "tests/reliability/test_checkov_policy.py": ("toolchain",),
     "tests/reliability/test_pod_security_restricted.py": ("toolchain",),
 }
-NEEDS_BY_FIXTURE = {"collector": ("toolchain",)}
+NEEDS_BY_FIXTURE = {"collector": ("toolchain",), "dex": ("toolchain",), "redis": ("toolchain",)}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -227,6 +229,26 @@ def _value(value: dict[str, Any]) -> Any:
 
 def _attributes(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {item["key"]: _value(item.get("value", {})) for item in items}
+
+
+@pytest.fixture
+def dex(tmp_path: Path) -> Iterator[Dex]:
+    """A real OpenID Connect issuer (Dex, tests/support/issuer.py) on a free loopback port."""
+    started = Dex(tmp_path)
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[Redis]:
+    """A real redis-server on a free loopback port, without persistence."""
+    started = Redis(tmp_path)
+    try:
+        yield started
+    finally:
+        started.stop()
 
 
 @pytest.fixture

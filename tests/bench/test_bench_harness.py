@@ -1,10 +1,11 @@
-"""Smoke test: the benchmark harness runs end to end against all six servers.
+"""Smoke test: the benchmark harness runs end to end against all eight servers.
 
 It runs `bench/bench.py --quick` (one 1-second wrk run per server on the parametrised route,
 one start-up per server, a 300-path flood; the two tracing variants export to a real
-collector) into a temporary directory and checks that every phase produced numbers and the
-report was written. It asserts nothing about speed: benchmarks are not tests. Needs wrk and
-otelcol-test on PATH (installed by ci/install-tools.sh / `make bench`).
+collector, the authenticated variant sends a real Dex token) into a temporary directory and
+checks that every phase produced numbers and the report was written. It asserts nothing about
+speed: benchmarks are not tests. Needs wrk, otelcol-test and dex-test on PATH (installed by
+ci/install-tools.sh / `make bench`).
 """
 
 import json
@@ -17,7 +18,16 @@ import pytest
 from tests.support.tools import tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SERVERS = ["ceiling", "baseline", "production-api", "tutorial", "traced-1.0", "traced-0.1"]
+SERVERS = [
+    "ceiling",
+    "baseline",
+    "production-api",
+    "tutorial",
+    "traced-1.0",
+    "traced-0.1",
+    "authenticated",
+    "rate-limited",
+]
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +97,15 @@ def test_tracing_variants_exported_to_the_collector(quick_run):
     assert tracing["collector_spans"] >= tracing["traced-1.0"]["exported"]
     assert "## Tracing" in report
     assert "| `/items/{item_id}` | traced-0.1 |" in report
+
+
+def test_the_authenticated_variant_was_served_and_its_cost_measured(quick_run):
+    report, raw = quick_run
+    cost = raw["verify_cost"]
+    assert cost["verify_us"] > 0
+    assert cost["cached_us"] > 0
+    assert "## Authentication and rate limiting" in report
+    assert "| `/items/{item_id}` | authenticated |" in report
 
 
 def test_report_has_every_section_and_server(quick_run):

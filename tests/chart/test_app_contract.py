@@ -44,7 +44,8 @@ def _managed_env() -> dict[str, str]:
     """The env names the chart manages (extraEnv may not repeat them), tracing's included,
     mapped to their values key: the entries of the production-api.managedEnv helper."""
     helpers = (CHART_DIR / "templates" / "_helpers.tpl").read_text()
-    body = helpers.split('define "production-api.managedEnv" -}}')[1].split("\n{{- end }}\n")[0]
+    # The define's own end is the `{{- end }}` followed by a blank line.
+    body = helpers.split('define "production-api.managedEnv" -}}')[1].split("\n{{- end }}\n\n")[0]
     return dict(re.findall(r"^- \{name: ([A-Z0-9_]+), key: ([\w.]+)", body, re.MULTILINE))
 
 

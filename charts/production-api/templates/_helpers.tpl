@@ -170,6 +170,23 @@ OTEL_RESOURCE_ATTRIBUTES refers to it (so it is defined before).
 - {name: OTEL_EXPORTER_OTLP_HEADERS, key: tracing.headersSecret{{ with $t.headersSecret.name }}, valueFrom: {secretKeyRef: {name: {{ . | quote }}, key: {{ $t.headersSecret.key | quote }}}}{{ end }}}
 - {name: TRACING_PROBES, key: tracing.probes, value: {{ $t.probes | toString | quote }}}
 {{- end }}
+{{- $a := .Values.auth }}
+{{- if $a.enabled }}
+- {name: AUTH_ISSUER, key: auth.issuer, value: {{ $a.issuer | quote }}}
+- {name: AUTH_AUDIENCE, key: auth.audience, value: {{ $a.audience | quote }}}
+- {name: AUTH_ALGORITHMS, key: auth.algorithms, value: {{ join "," $a.algorithms | quote }}}
+- {name: AUTH_LEEWAY_SECONDS, key: auth.leewaySeconds, value: {{ $a.leewaySeconds | toString | quote }}}
+- {name: AUTH_JWKS_CACHE_SECONDS, key: auth.jwksCacheSeconds, value: {{ $a.jwksCacheSeconds | toString | quote }}}
+- {name: AUTH_JWKS_MAX_STALE_SECONDS, key: auth.jwksMaxStaleSeconds, value: {{ $a.jwksMaxStaleSeconds | toString | quote }}}
+- {name: AUTH_REQUIRED_SCOPES, key: auth.requiredScopes{{ with $a.requiredScopes }}, value: {{ join "," . | quote }}{{ end }}}
+{{- end }}
+{{- $r := .Values.rateLimit }}
+{{- if $r.enabled }}
+- {name: RATE_LIMIT, key: rateLimit.limit, value: {{ $r.limit | quote }}}
+- {name: RATE_LIMIT_ROUTES, key: rateLimit.routes{{ with $r.routes }}, value: {{ toJson . | quote }}{{ end }}}
+- {name: RATE_LIMIT_FAIL_OPEN, key: rateLimit.failOpen, value: {{ $r.failOpen | toString | quote }}}
+- {name: RATE_LIMIT_STORAGE, key: rateLimit.redis.existingSecret{{ with $r.redis.existingSecret.name }}, valueFrom: {secretKeyRef: {name: {{ . | quote }}, key: {{ $r.redis.existingSecret.key | quote }}}}{{ end }}}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -235,6 +252,12 @@ Cross-field checks of the Deployment's values that the schema cannot express.
 */}}
 {{- define "production-api.validate" -}}
 {{- include "production-api.validateExtraEnv" . }}
+{{- if and .Values.auth.enabled (not .Values.auth.issuer) }}
+{{- fail "auth.issuer is empty; auth.enabled needs the OpenID Connect issuer's URL" }}
+{{- end }}
+{{- if and .Values.auth.enabled (not .Values.auth.audience) }}
+{{- fail "auth.audience is empty; auth.enabled needs the audience tokens must carry" }}
+{{- end }}
 {{- if and .Values.tracing.enabled (not .Values.tracing.endpoint) }}
 {{- fail "tracing.endpoint is empty; tracing.enabled needs the collector's OTLP/HTTP URL" }}
 {{- end }}
