@@ -227,6 +227,7 @@ stop_client() {
   [[ -n "$summary" ]] || { cat "$WORK/$1.log" >&2; fail "client pod $name printed no summary"; }
   CLIENT_SUMMARY="$summary"
   if [[ "${3:-}" == --failures-expected ]]; then
+    grep 'request failed' "$WORK/$1.log" | sed -n '1,3p;$p' >&2 || true
     window="$(sed -n 's/^failures from=\([0-9.]*\) to=\([0-9.]*\)$/\1 \2/p' "$WORK/$1.log")"
     read -r FAILURES_FROM FAILURES_TO <<<"${window:-- -}"
   elif [[ "$summary" != *" failed=0" ]]; then

@@ -29,7 +29,7 @@ while time.monotonic() < deadline and not os.path.exists(stop):
     except Exception as exc:
         failed += 1
         failures.append(sent)
-        print(f"request failed: {exc!r}", flush=True)
+        print(f"request failed (sent at {sent:.1f}): {exc!r}", flush=True)
     if ok + failed == 1:
         print("started", flush=True)
     time.sleep(interval)
