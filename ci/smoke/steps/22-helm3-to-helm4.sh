@@ -38,10 +38,11 @@ sleep 3
 stop_client migrate-client "during Helm 4's upgrade and rollback of a Helm 3 release"
 
 # The release's history, as Helm 4 and Helm 3 read it: four revisions, the last deployed.
-history4="$(hm history "$RELEASE" -o json |
-  python3 -c 'import json, sys; print(" ".join(f"{r[\"revision\"]}:{r[\"status\"]}" for r in json.load(sys.stdin)))')"
-history3="$(h3 history "$RELEASE" -o json |
-  python3 -c 'import json, sys; print(" ".join(f"{r[\"revision\"]}:{r[\"status\"]}" for r in json.load(sys.stdin)))')"
+revisions() {
+  python3 -c 'import json, sys; print(" ".join("%s:%s" % (r["revision"], r["status"]) for r in json.load(sys.stdin)))'
+}
+history4="$(hm history "$RELEASE" -o json | revisions)"
+history3="$(h3 history "$RELEASE" -o json | revisions)"
 want="1:superseded 2:superseded 3:superseded 4:deployed"
 [[ "$history4" == "$want" ]] || fail "helm history (Helm 4): $history4, want $want"
 [[ "$history3" == "$want" ]] || fail "helm history (Helm 3): $history3, want $want"
