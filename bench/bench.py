@@ -1,6 +1,7 @@
 """Side-by-side benchmark of production-api against a raw ASGI ceiling, a bare FastAPI
 baseline and the tutorial-style metrics middleware, and of production-api with tracing on
-(ratio samplers 1.0 and 0.1, exporting to a real OpenTelemetry Collector) against its default.
+(ratio samplers 1.0 and 0.1, exporting to a real OpenTelemetry Collector) against its default
+and against the bare app under the zero-code OpenTelemetry instrumentation.
 
 Every server is ONE uvicorn worker pinned to one core; wrk is pinned to the other core. All
 traffic goes to 127.0.0.1 on ports the OS hands out. Rounds are interleaved across servers
@@ -31,7 +32,16 @@ from pathlib import Path
 
 from collector import Collector, start_collector
 from environment import image_info, loadavg, machine_info, versions
-from harness import ENDPOINTS, REPO_ROOT, SERVER_SPECS, SERVERS_DIR, TRACED, Server, rss_kib
+from harness import (
+    ENDPOINTS,
+    REPO_ROOT,
+    SERVER_SPECS,
+    SERVERS_DIR,
+    TRACED,
+    ZERO_CODE,
+    Server,
+    rss_kib,
+)
 from load import wrk_argv
 from phases import phase_cardinality, phase_rounds, phase_tracing
 from report import render
@@ -161,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     servers: dict[str, Server] = {}
     args.collector = None
-    if any(name in TRACED for name in args.server_names):
+    if any(name in TRACED or name in ZERO_CODE for name in args.server_names):
         args.collector = start_collector(args, out_dir)
         log(f"collector (otelcol-test) on {args.collector.endpoint}")
     try:

@@ -20,6 +20,7 @@ from harness import (
     ENDPOINTS,
     SERVER_SPECS,
     TRACED,
+    ZERO_CODE,
     Server,
     display_argv,
     http_get,
@@ -64,6 +65,10 @@ def command_line(name: str, server: Server) -> list[str]:
         env = [f"{k}={v}" for k, v in TRACED[name].items()]
         env.append("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$COLLECTOR_PORT")
         return ["HOST=127.0.0.1", "PORT=$PORT", *env, *display_argv(server.argv, server.port)]
+    if name in ZERO_CODE:
+        env = [f"{k}={v}" for k, v in ZERO_CODE[name].items()]
+        env.append("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$COLLECTOR_PORT")
+        return [*env, *display_argv(server.argv, server.port)]
     prefix = ["HOST=127.0.0.1", "PORT=$PORT"] if name == "production-api" else []
     return prefix + display_argv(server.argv, server.port)
 

@@ -1,8 +1,8 @@
-"""Smoke test: the benchmark harness runs end to end against all six servers.
+"""Smoke test: the benchmark harness runs end to end against all eight servers.
 
 It runs `bench/bench.py --quick` (one 1-second wrk run per server on the parametrised route,
-one start-up per server, a 300-path flood; the two tracing variants export to a real
-collector) into a temporary directory and checks that every phase produced numbers and the
+one start-up per server, a 300-path flood; the two tracing variants and the two zero-code
+peers export to a real collector) into a temporary directory and checks that every phase produced numbers and the
 report was written. It asserts nothing about speed: benchmarks are not tests. Needs wrk and
 otelcol-test on PATH (installed by ci/install-tools.sh / `make bench`).
 """
@@ -17,7 +17,16 @@ import pytest
 from tests.support.tools import tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SERVERS = ["ceiling", "baseline", "production-api", "tutorial", "traced-1.0", "traced-0.1"]
+SERVERS = [
+    "ceiling",
+    "baseline",
+    "production-api",
+    "tutorial",
+    "traced-1.0",
+    "traced-0.1",
+    "zero-code-1.0",
+    "zero-code-0.1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +96,7 @@ def test_tracing_variants_exported_to_the_collector(quick_run):
     assert tracing["collector_spans"] >= tracing["traced-1.0"]["exported"]
     assert "## Tracing" in report
     assert "| `/items/{item_id}` | traced-0.1 |" in report
+    assert "| `/items/{item_id}` | traced-1.0 | zero-code-1.0 |" in report
 
 
 def test_report_has_every_section_and_server(quick_run):
