@@ -151,12 +151,12 @@ def encode_span(span: Any) -> bytes:
     if span.dropped_events:
         parts += (b"\x60", _varint(span.dropped_events))
     for context, attributes in span.links:
+        # Without the linked context's trace state, as the library's encoder writes it.
         link = (
             b"\x0a\x10"
             + context.trace_id.to_bytes(16, "big")
             + b"\x12\x08"
             + context.span_id.to_bytes(8, "big")
-            + _string(b"\x1a", _trace_state(context.trace_state))
             + encode_attributes(b"\x22", attributes)
             + b"\x35"
             + _FIXED32.pack(HAS_IS_REMOTE | (IS_REMOTE if context.is_remote else 0))

@@ -16,6 +16,7 @@ compares the two on the same requests.
 from __future__ import annotations
 
 import random
+import re
 import time
 import traceback
 from collections.abc import Callable, MutableMapping
@@ -94,6 +95,32 @@ def _query(query_string: bytes) -> str:
 
     pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
     return urlencode([(k, "REDACTED" if k in _SENSITIVE_QUERY_PARAMETERS else v) for k, v in pairs])
+
+
+# A Host header of this shape (lower-case name or IPv4 address, optional port) needs no URL
+# parser: its parts are `server.address` and `server.port` as they are.
+_PLAIN_HOST = re.compile(r"([a-z0-9.-]+)(?::([0-9]{1,5}))?")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _server(scope: Scope) -> dict[str, Any]:
+    """`server.address` and `server.port` as FastAPI's hooks derived them (from the Host
+    header, else the scope's server), without their URL parsing for a plain host."""
+    host = None
+    for name, value in scope["headers"]:
+        if name == b"host":
+            host = value
+            break
+    if host is not None:
+        plain = _PLAIN_HOST.fullmatch(host.decode("latin-1"))
+        if plain is not None:
+            address, port = plain.groups()
+            default = _DEFAULT_PORTS.get(scope.get("scheme", "http"))
+            if port is None and default is not None:
+                return {"server.address": address, "server.port": default}
+            if port is not None and int(port) <= 65535:
+                return {"server.address": address, "server.port": int(port)}
+    return _server_attributes(scope)
 
 
 class ServerSpan(trace_api.Span):
@@ -327,7 +354,7 @@ class RequestTracer:
         }
         if scope.get("http_version"):
             attributes["network.protocol.version"] = scope["http_version"]
-        attributes.update(_server_attributes(scope))
+        attributes.update(_server(scope))
         attributes["url.path"] = scope["path"]
         if scope.get("query_string"):
             attributes["url.query"] = _query(scope["query_string"])

@@ -54,6 +54,10 @@ REQUESTS: list[tuple[str, str, dict[str, str]]] = [
     ("GET", "/", {"host": "example.com:8443"}),
     ("GET", "/", {"host": "[::1]:9000"}),
     ("GET", "/", {"host": "bad host:x"}),
+    ("GET", "/", {"host": "Example.COM"}),
+    ("GET", "/", {"host": "10.0.0.1:00080"}),
+    ("GET", "/", {"host": "h:65536"}),
+    ("GET", "/", {"host": "h:"}),
 ]
 
 
@@ -205,7 +209,7 @@ async def test_an_unsampled_request_has_the_sdks_non_recording_span() -> None:
 
     assert exported.get_finished_spans() == ()
     assert spans == []
-    assert len(own_seen) == len(reference_seen) == 6
+    assert len(own_seen) == len(reference_seen) == 10
     for (own_trace, own_span, own_sampled), (ref_trace, ref_span, ref_sampled) in zip(
         own_seen, reference_seen, strict=True
     ):

@@ -2,9 +2,10 @@
 
 It runs `bench/bench.py --quick` (one 1-second wrk run per server on the parametrised route,
 one start-up per server, a 300-path flood; the two tracing variants and the two zero-code
-peers export to a real collector) into a temporary directory and checks that every phase produced numbers and the
-report was written. It asserts nothing about speed: benchmarks are not tests. Needs wrk and
-otelcol-test on PATH (installed by ci/install-tools.sh / `make bench`).
+peers export to a real collector) into a temporary directory and checks that every phase
+produced numbers and the report was written. It asserts nothing about speed: benchmarks are
+not tests. Needs wrk and otelcol-test on PATH (installed by ci/install-tools.sh /
+`make bench`).
 """
 
 import json
