@@ -80,7 +80,7 @@ def create_app(settings: Settings) -> FastAPI:
             metrics=metrics,
             state=state,
             access_log_probes=settings.access_log_probes,
-            tracing=tracing is not None,
+            tracer=tracing.request_tracer if tracing is not None else None,
         )
     ]
     if settings.cors_origins:
@@ -112,17 +112,14 @@ def create_app(settings: Settings) -> FastAPI:
                 RequireAuthMiddleware, required_scopes=frozenset(settings.auth_required_scopes)
             )
         )
-    # FastAPI's OpenTelemetry hooks make the request spans when tracing is on. Otherwise they
-    # stay off: FastAPI asks on every request whether they are active (provider look-ups,
-    # ~5 us), and with all three signals off that check ends at the config flags.
-    # FASTAPI_TELEMETRY=true keeps FastAPI's defaults (the global providers) instead.
-    telemetry: TelemetryConfig | None
-    if tracing is not None:
-        telemetry = tracing.telemetry_config()
-    elif settings.fastapi_telemetry:
+    # FastAPI's OpenTelemetry hooks stay off: with tracing on the request middleware makes
+    # the spans (app/tracing_span.py), and either way FastAPI asks on every request whether
+    # its hooks are active (provider look-ups, ~5 us), a check that with all three signals
+    # off ends at the config flags. FASTAPI_TELEMETRY=true, while the service's own tracing
+    # is off, keeps FastAPI's defaults (the global providers) instead.
+    telemetry: TelemetryConfig | None = {"tracing": False, "metrics": False, "logs": False}
+    if tracing is None and settings.fastapi_telemetry:
         telemetry = None
-    else:
-        telemetry = {"tracing": False, "metrics": False, "logs": False}
     app = FastAPI(
         telemetry=telemetry,
         title=settings.app_name,

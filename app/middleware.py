@@ -3,9 +3,9 @@
 In one pass `RequestMiddleware` counts the request in the HTTP metrics (app/metrics.py),
 writes the JSON access line, assigns and echoes `X-Request-ID`, refuses over-limit requests
 (431, 414, 400), turns an unhandled exception into a logged and counted 500, and adds
-`Connection: close` while the server drains. With tracing on it also ties the request's span
-to its logs (trace and span ids) and to its latency observation (an exemplar, in the
-OpenMetrics exposition), and adds the client attributes FastAPI leaves off the span. It is
+`Connection: close` while the server drains. With tracing on it also starts and ends the
+request's span (app/tracing_span.py) and ties it to its logs (trace and span ids) and to its
+latency observation (an exemplar, in the OpenMetrics exposition). It is
 plain ASGI, not `BaseHTTPMiddleware`, whose task-per-request machinery alone costs more
 than half the throughput of a small FastAPI app.
 
@@ -20,11 +20,13 @@ import os
 import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from opentelemetry.trace import Span, get_current_span
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from app.tracing_span import RequestTracer
 
 from app.health import PROBE_ENDPOINTS, HealthState
 from app.logging import ACCESS_LOGGER, REQUEST_ID, TRACE_IDS, log_access
@@ -126,25 +128,6 @@ def _client(scope: Scope) -> str | None:
     return f"{client[0]}:{client[1]}" if client else None
 
 
-def _recording_span(scope: Scope) -> tuple[Span, tuple[str, str]] | None:
-    """The request's span (started by FastAPI's telemetry, around this middleware) and its
-    ids in hex, when it is recording; the client attributes FastAPI leaves out are added."""
-    span = get_current_span()
-    if not span.is_recording():
-        return None
-    context = span.get_span_context()
-    attributes: dict[str, str] = {}
-    client = scope.get("client")
-    if client:
-        attributes["client.address"] = client[0]
-    for name, value in scope["headers"]:
-        if name == b"user-agent":
-            attributes["user_agent.original"] = value.decode("latin-1")
-            break
-    span.set_attributes(attributes)
-    return span, (format(context.trace_id, "032x"), format(context.span_id, "016x"))
-
-
 class RequestMiddleware:
     """Metrics, access log, request id, 500 handling and drain headers for every HTTP request."""
 
@@ -155,12 +138,12 @@ class RequestMiddleware:
         metrics: HttpMetrics,
         state: HealthState,
         access_log_probes: bool,
-        tracing: bool = False,
+        tracer: RequestTracer | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.state = state
-        self.tracing = tracing
+        self.tracer = tracer
         self.probe_level = logging.INFO if access_log_probes else logging.DEBUG
         self.access = logging.getLogger(ACCESS_LOGGER)
         # Route objects that do not expose a template in the scope (Starlette routes such as
@@ -196,8 +179,11 @@ class RequestMiddleware:
         request_id, refusal = _read_headers(scope)
         request_id_header = (b"x-request-id", request_id.encode("ascii"))
         token = REQUEST_ID.set(request_id)
-        traced = _recording_span(scope) if self.tracing else None
-        trace_token = TRACE_IDS.set(traced[1]) if traced is not None else None
+        traced = self.tracer.start(scope) if self.tracer is not None else None
+        span = traced.span if traced is not None else None
+        trace_ids = span.hex_ids() if span is not None else None
+        trace_token = TRACE_IDS.set(trace_ids) if trace_ids is not None else None
+        error: BaseException | None = None
         state = self.state
         status = 500
         response_started = False
@@ -223,35 +209,38 @@ class RequestMiddleware:
                 await _send_json(send_wrapper, *refusal)
         except Exception as exc:
             status = 500
-            if traced is not None:
-                traced[0].record_exception(exc)
+            if span is not None:
+                span.record_exception(exc)
             error_logger.exception(
                 "unhandled exception",
                 extra={"method": scope["method"], "path": scope["path"]},
             )
             if response_started:
                 # Too late for a 500; re-raise so the server aborts the connection.
+                error = exc
                 raise
             # Handled here, not in Starlette's ServerErrorMiddleware, so it is logged once,
             # with the request id, and the body never carries a traceback.
             await _send_json(send_wrapper, 500, _INTERNAL_ERROR)
         finally:
             duration = time.perf_counter() - start
+            if traced is not None:
+                traced.finish(scope, status if response_started else None, error)
             self.metrics.in_flight -= 1
             method = scope["method"]
             if method not in STANDARD_METHODS:
                 method = "OTHER"
             endpoint = self._endpoint(scope)
-            if traced is None:
+            if trace_ids is None:
                 self.metrics.observe(method, endpoint, status, duration)
             else:
-                exemplar = {"trace_id": traced[1][0]}
+                exemplar = {"trace_id": trace_ids[0]}
                 self.metrics.observe(method, endpoint, status, duration, exemplar)
             level = self.probe_level if endpoint in PROBE_ENDPOINTS else logging.INFO
             if self.access.isEnabledFor(level):
                 fields = _access_fields(scope, status, duration, request_id)
-                if traced is not None:
-                    fields["trace_id"], fields["span_id"] = traced[1]
+                if trace_ids is not None:
+                    fields["trace_id"], fields["span_id"] = trace_ids
                 log_access(self.access, level, fields)
             if trace_token is not None:
                 TRACE_IDS.reset(trace_token)

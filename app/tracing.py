@@ -1,18 +1,21 @@
-"""Distributed tracing: the OpenTelemetry SDK, set up from the settings, behind FastAPI's hooks.
+"""Distributed tracing: the settings' sampler, resource and OTLP export around the service's
+own request spans.
 
-FastAPI's own OpenTelemetry integration makes the spans (one server span per request, named
+The request middleware makes one server span per request (app/tracing_span.py: named
 `GET /items/{item_id}`, HTTP semantic-convention attributes, incoming W3C trace context
-continued); this module gives it a tracer provider of its own (not the global one) with the
-resource, sampler and exporter the `OTEL_*` variables describe. It is imported only when
-tracing is on (`Settings.tracing_enabled`): a service without tracing never loads the SDK.
+continued, as FastAPI's own OpenTelemetry hooks made them, at a fraction of their cost); this
+module sets up what the `OTEL_*` variables describe around it: the sampler, the resource, and
+the export. It is imported only when tracing is on (`Settings.tracing_enabled`): a service
+without tracing never loads the SDK.
 
 Spans leave in the background, in batches, from a bounded queue (the SDK's batch processor
-and OTLP/HTTP exporter). A request never waits for the collector: a full queue drops the
-span instead, and every dropped span is counted in `tracing_spans_dropped_total`. Stopping
-waits at most `SHUTDOWN_FLUSH_SECONDS` for the spans still queued.
+and OTLP/HTTP exporter, with the request encoded by app/otlp.py). A request never waits for
+the collector: a full queue drops the span instead, and every dropped span is counted in
+`tracing_spans_dropped_total`. Stopping waits at most `SHUTDOWN_FLUSH_SECONDS` for the spans
+still queued.
 
 Over 250 lines because the span accounting (a processor and an exporter wrapper feeding
-three metrics) belongs with the provider it wraps.
+three metrics) belongs with the export it wraps.
 """
 
 from __future__ import annotations
@@ -24,11 +27,10 @@ import threading
 from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
 
-from fastapi.telemetry import TelemetryConfig
+import fastapi
 from opentelemetry.exporter.otlp.proto.http import Compression
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
@@ -43,13 +45,18 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from app.health import PROBE_ENDPOINTS
+from app.otlp import HandEncodedSpanExporter, SpanEncoder
 from app.settings import Settings
+from app.tracing_span import RequestTracer, ServerSpan
 
 logger = logging.getLogger("app.tracing")
 
 # The longest a stop waits for queued spans to be exported, after the server has finished
 # its requests; it fits in the chart's shutdown margin (shutdown.marginSeconds, 5 s).
 SHUTDOWN_FLUSH_SECONDS = 2.0
+# The instrumentation scope of the spans: FastAPI's, as when its own hooks made them.
+SCOPE_NAME = "fastapi"
+SCOPE_SCHEMA_URL = "https://opentelemetry.io/schemas/1.44.0"
 
 
 def sampler(name: str, ratio: float) -> Sampler:
@@ -186,36 +193,37 @@ class _BoundedProcessor(SpanProcessor):
 
 
 class Tracing:
-    """The tracer provider of one app instance: built by `create_app`, started and stopped by
-    the app's lifespan (the export thread runs only in between)."""
+    """The tracing of one app instance: built by `create_app` (which hands `request_tracer`
+    to the request middleware), started and stopped by the app's lifespan (the export thread
+    runs only in between)."""
 
     def __init__(self, settings: Settings, registry: CollectorRegistry) -> None:
         self._settings = settings
-        self.provider = TracerProvider(
-            sampler=sampler(settings.otel_traces_sampler, settings.otel_traces_sampler_arg),
-            resource=Resource.create(resource_attributes(settings)),
-            shutdown_on_exit=False,
-        )
+        self.resource = Resource.create(resource_attributes(settings))
         self.accounting = SpanAccounting(registry, settings.otel_bsp_max_queue_size)
-        self._trace_probes = settings.tracing_probes
-        self._started = False
+        self.request_tracer = RequestTracer(
+            sampler(settings.otel_traces_sampler, settings.otel_traces_sampler_arg),
+            self._on_end,
+            exclude=None if settings.tracing_probes else _is_probe,
+        )
+        self._processor: SpanProcessor | None = None
 
-    def telemetry_config(self) -> TelemetryConfig:
-        """FastAPI's telemetry settings: server spans from this provider, nothing else (the
-        service has its own metrics and logs), one span per request."""
-        return {
-            "tracer_provider": self.provider,
-            "tracing": True,
-            "metrics": False,
-            "logs": False,
-            "operation_spans": False,
-            "auto_configure": False,
-            "exclude": None if self._trace_probes else _is_probe,
-        }
+    def _on_end(self, span: ServerSpan) -> None:
+        processor = self._processor
+        if processor is not None:
+            processor.on_end(span)  # type: ignore[arg-type]
 
     def start(self) -> None:
         settings = self._settings
-        exporter = OTLPSpanExporter(
+        encoder = SpanEncoder(
+            self.resource.attributes,
+            self.resource.schema_url,
+            scope_name=SCOPE_NAME,
+            scope_version=fastapi.__version__,
+            scope_schema_url=SCOPE_SCHEMA_URL,
+        )
+        exporter = HandEncodedSpanExporter(
+            encoder,
             endpoint=settings.otlp_traces_endpoint,
             headers=settings.otlp_traces_headers,
             timeout=settings.otlp_traces_timeout_seconds,
@@ -229,8 +237,7 @@ class Tracing:
             schedule_delay_millis=settings.otel_bsp_schedule_delay,
             max_export_batch_size=settings.otel_bsp_max_export_batch_size,
         )
-        self.provider.add_span_processor(_BoundedProcessor(batches, self.accounting))
-        self._started = True
+        self._processor = _BoundedProcessor(batches, self.accounting)
         logger.info(
             "tracing on",
             extra={
@@ -246,15 +253,16 @@ class Tracing:
         The SDK's own shutdown may wait far longer (each batch gets the exporter's timeout
         and retries), so it runs in a daemon thread that this coroutine stops waiting for.
         """
-        if not self._started:
+        processor = self._processor
+        if processor is None:
             return
-        self._started = False
+        self._processor = None
         loop = asyncio.get_running_loop()
         finished = loop.create_future()
 
         def run() -> None:
             try:
-                self.provider.shutdown()
+                processor.shutdown()
             finally:
                 # RuntimeError: the loop is gone, nobody is waiting any more.
                 with contextlib.suppress(RuntimeError):

@@ -1,6 +1,7 @@
 """Side-by-side benchmark of production-api against a raw ASGI ceiling, a bare FastAPI
 baseline and the tutorial-style metrics middleware, and of production-api with tracing on
-(ratio samplers 1.0 and 0.1, exporting to a real OpenTelemetry Collector), with
+(ratio samplers 1.0 and 0.1, exporting to a real OpenTelemetry Collector) against its default
+and against the bare app under the zero-code OpenTelemetry instrumentation, and with
 authentication on (a real Dex token on every request) and with rate limiting on, against its
 default.
 
@@ -42,6 +43,7 @@ from harness import (
     SERVER_SPECS,
     SERVERS_DIR,
     TRACED,
+    ZERO_CODE,
     Server,
     rss_kib,
 )
@@ -174,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     servers: dict[str, Server] = {}
     args.collector = None
-    if any(name in TRACED for name in args.server_names):
+    if any(name in TRACED or name in ZERO_CODE for name in args.server_names):
         args.collector = start_collector(args, out_dir)
         log(f"collector (otelcol-test) on {args.collector.endpoint}")
     args.dex, args.token = None, ""

@@ -59,6 +59,17 @@ SERVER_SPECS: dict[str, tuple[str, list[str], bool]] = {
         ["-m", "app"],
         False,
     ),
+    "zero-code-1.0": (
+        "the baseline under `opentelemetry-instrument` (zero-code: opentelemetry-distro, the "
+        "FastAPI instrumentation), ratio sampler 1.0, OTLP/HTTP to the collector",
+        ["-m", "uvicorn", "--app-dir", SERVERS_DIR, "--no-access-log", "baseline:app"],
+        False,
+    ),
+    "zero-code-0.1": (
+        "the same, ratio sampler 0.1",
+        ["-m", "uvicorn", "--app-dir", SERVERS_DIR, "--no-access-log", "baseline:app"],
+        False,
+    ),
 }
 SERVER_SPECS["authenticated"] = (
     "`python -m app`, authentication on (AUTH_ISSUER: a real Dex); every request carries the "
@@ -84,6 +95,25 @@ TRACED = {
     "traced-1.0": {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1.0"},
     "traced-0.1": {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
 }
+# What a user would reach for instead: the bare app under the zero-code instrumentation, with
+# the same sampler and collector, spans only (no OTLP metrics or logs), /health not traced
+# (as production-api's probes are not).
+_ZERO_CODE = {
+    "OTEL_SERVICE_NAME": "baseline",
+    "OTEL_TRACES_EXPORTER": "otlp",
+    "OTEL_METRICS_EXPORTER": "none",
+    "OTEL_LOGS_EXPORTER": "none",
+    "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+    "OTEL_TRACES_SAMPLER": "traceidratio",
+    "OTEL_PYTHON_FASTAPI_EXCLUDED_URLS": "health",
+}
+ZERO_CODE = {
+    "zero-code-1.0": {**_ZERO_CODE, "OTEL_TRACES_SAMPLER_ARG": "1.0"},
+    "zero-code-0.1": {**_ZERO_CODE, "OTEL_TRACES_SAMPLER_ARG": "0.1"},
+}
+# The peer of each tracing variant.
+PEER = {"traced-1.0": "zero-code-1.0", "traced-0.1": "zero-code-0.1"}
+INSTRUMENT = "opentelemetry-instrument"
 
 
 def cpu_prefix(cpu: int | None) -> list[str]:
@@ -104,12 +134,19 @@ def display_argv(argv: list[str], port: int) -> list[str]:
     for arg in argv:
         if arg == sys.executable:
             arg = interpreter_command()
+        elif arg == instrument_command():
+            arg = str(Path(interpreter_command()).with_name(INSTRUMENT))
         elif arg == str(port):
             arg = "$PORT"
         elif arg.startswith(str(REPO_ROOT) + os.sep):
             arg = os.path.relpath(arg, REPO_ROOT)
         shown.append(arg)
     return shown
+
+
+def instrument_command() -> str:
+    """The zero-code launcher, installed beside the interpreter (the dev lock pins it)."""
+    return str(Path(sys.executable).with_name(INSTRUMENT))
 
 
 @dataclass
@@ -167,7 +204,8 @@ class Server:
 def make_server(name: str, args: argparse.Namespace, out_dir: Path, tag: str = "") -> Server:
     _, tail, _ = SERVER_SPECS[name]
     port = free_port()
-    argv = [*cpu_prefix(args.server_cpu), sys.executable, *tail]
+    launcher = [instrument_command()] if name in ZERO_CODE else []
+    argv = [*cpu_prefix(args.server_cpu), *launcher, sys.executable, *tail]
     env = dict(os.environ)
     # The interpreter environment the image ships with (Dockerfile: unbuffered stdout), the
     # same for every server, whatever the calling shell had.
@@ -188,6 +226,8 @@ def make_server(name: str, args: argparse.Namespace, out_dir: Path, tag: str = "
             env["AUTH_ISSUER"] = args.dex.issuer
     else:
         argv += ["--host", "127.0.0.1", "--port", str(port)]
+        if name in ZERO_CODE:
+            env.update(ZERO_CODE[name], OTEL_EXPORTER_OTLP_ENDPOINT=args.collector.endpoint)
     suffix = f".{tag}" if tag else ""
     return Server(
         name=name,

@@ -22,6 +22,7 @@ from harness import (
     SECURED,
     SERVER_SPECS,
     TRACED,
+    ZERO_CODE,
     Server,
     display_argv,
     http_get,
@@ -74,6 +75,10 @@ def command_line(name: str, server: Server) -> list[str]:
         if name == AUTHENTICATED:
             env.append("AUTH_ISSUER=http://127.0.0.1:$DEX_PORT/dex")
         return ["HOST=127.0.0.1", "PORT=$PORT", *env, *display_argv(server.argv, server.port)]
+    if name in ZERO_CODE:
+        env = [f"{k}={v}" for k, v in ZERO_CODE[name].items()]
+        env.append("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$COLLECTOR_PORT")
+        return [*env, *display_argv(server.argv, server.port)]
     prefix = ["HOST=127.0.0.1", "PORT=$PORT"] if name == "production-api" else []
     return prefix + display_argv(server.argv, server.port)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harness import ENDPOINTS, SECURED, TRACED
+from harness import ENDPOINTS, PEER, SECURED, TRACED, ZERO_CODE
 from report_setup import render_image, render_machine, render_reproduce, render_servers
 from summary import fmt_ratio, med
 
@@ -138,10 +138,34 @@ def _tracing(ctx: dict[str, Any], traced: list[str], w: Write) -> None:
         f"(`otelcol-test` from ci/otelcol, debug exporter) pinned to CPU {a.load_cpu} with "
         "wrk. wrk sends no `traceparent`, so the ratio sampler decides alone. `/health` is a "
         "probe, not traced by default: its rows are what tracing costs a request without a "
-        "span."
+        "span. The zero-code rows are the bare FastAPI app (baseline) under "
+        "`opentelemetry-instrument` with the same sampler and collector: what a user would "
+        "reach for instead."
     )
     w("")
-    _versus_default(ctx, traced, w)
+    summary = ctx["summary"]
+    peers = [n for n in summary if n in ZERO_CODE]
+    _versus_default(ctx, [*traced, *peers], w)
+    pairs = [(n, PEER[n]) for n in traced if PEER.get(n) in summary]
+    if pairs:
+        w(
+            "Against the zero-code peer at the same ratio (ours does more: route-template "
+            "span names, trace ids in the log lines, exemplars):"
+        )
+        w("")
+        w("| endpoint | server | peer | req per CPU-s vs peer | p99 vs peer |")
+        w("|---|---|---|---:|---:|")
+        for label in ENDPOINTS:
+            for name, peer in pairs:
+                ours, theirs = summary[name].get(label), summary[peer].get(label)
+                if not ours or not theirs:
+                    continue
+                per_cpu = ours["rps_cpu"] / theirs["rps_cpu"] if theirs["rps_cpu"] else None
+                w(
+                    f"| `{label}` | {name} | {peer} | {fmt_ratio(per_cpu)} | "
+                    f"{fmt_ratio(ours['p99_ms'] / theirs['p99_ms'])} |"
+                )
+        w("")
     spans = ctx.get("tracing", {})
     for name in traced:
         counts = spans.get(name)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from harness import ENDPOINTS
+from harness import ENDPOINTS, PEER
 
 TARGETS = {
     # Observability for under 5 %: req/s and req per CPU-second of the shipped app against
@@ -18,6 +18,10 @@ TARGETS = {
     "rss_mib": 60.0,
     "image_mb": 150.0,
 }
+# Tracing people can leave on: req per CPU-second with tracing on, against production-api's
+# default (tracing off), by sampler ratio; p99 at ratio 1.0; and ahead of the zero-code peer.
+TRACING_TARGETS = {"traced-0.1": 0.90, "traced-1.0": 0.70}
+TRACED_P99 = ("traced-1.0", 2.0)
 
 
 def med(values: list[float]) -> float:
@@ -107,6 +111,7 @@ def evaluate(
                     verdict(r >= TARGETS["throughput_vs_tutorial"]),
                 )
             )
+    rows += _tracing_rows(summary)
     if "production-api" in card:
         c = card["production-api"]
         same = c["after"]["series"] == c["checkpoint"]["series"]
@@ -154,4 +159,49 @@ def evaluate(
         )
     else:
         rows.append(("image size", f"<= {TARGETS['image_mb']:.0f} MB", image["status"], "n/a"))
+    return rows
+
+
+def _tracing_rows(summary: dict[str, dict[str, dict]]) -> list[tuple[str, str, str, str]]:
+    rows = []
+    default = summary.get("production-api")
+    for label in ("/", "/items/{item_id}"):
+        if not default or label not in default:
+            continue
+        for name, wanted in TRACING_TARGETS.items():
+            traced = summary.get(name, {}).get(label)
+            if traced:
+                c = traced["rps_cpu"] / default[label]["rps_cpu"]
+                rows.append(
+                    (
+                        f"{name}: req per CPU-s vs tracing off on `{label}`",
+                        f">= {wanted:.2f}x",
+                        f"{c:.2f}x",
+                        verdict(c >= wanted),
+                    )
+                )
+        name, limit = TRACED_P99
+        traced = summary.get(name, {}).get(label)
+        if traced:
+            p = traced["p99_ms"] / default[label]["p99_ms"]
+            rows.append(
+                (
+                    f"{name}: p99 vs tracing off on `{label}`",
+                    f"<= {limit:.1f}x",
+                    f"{p:.2f}x",
+                    verdict(p <= limit),
+                )
+            )
+        for name, peer in PEER.items():
+            ours, theirs = summary.get(name, {}).get(label), summary.get(peer, {}).get(label)
+            if ours and theirs:
+                c = ours["rps_cpu"] / theirs["rps_cpu"]
+                rows.append(
+                    (
+                        f"{name}: req per CPU-s vs {peer} on `{label}`",
+                        "> 1.00x",
+                        f"{c:.2f}x",
+                        verdict(c > 1.0),
+                    )
+                )
     return rows

@@ -1,11 +1,11 @@
-"""Smoke test: the benchmark harness runs end to end against all eight servers.
+"""Smoke test: the benchmark harness runs end to end against all ten servers.
 
 It runs `bench/bench.py --quick` (one 1-second wrk run per server on the parametrised route,
-one start-up per server, a 300-path flood; the two tracing variants export to a real
-collector, the authenticated variant sends a real Dex token) into a temporary directory and
-checks that every phase produced numbers and the report was written. It asserts nothing about
-speed: benchmarks are not tests. Needs wrk, otelcol-test and dex-test on PATH (installed by
-ci/install-tools.sh / `make bench`).
+one start-up per server, a 300-path flood; the two tracing variants and the two zero-code
+peers export to a real collector, the authenticated variant sends a real Dex token) into a
+temporary directory and checks that every phase produced numbers and the report was written.
+It asserts nothing about speed: benchmarks are not tests. Needs wrk, otelcol-test and dex-test
+on PATH (installed by ci/install-tools.sh / `make bench`).
 """
 
 import json
@@ -25,6 +25,8 @@ SERVERS = [
     "tutorial",
     "traced-1.0",
     "traced-0.1",
+    "zero-code-1.0",
+    "zero-code-0.1",
     "authenticated",
     "rate-limited",
 ]
@@ -97,6 +99,7 @@ def test_tracing_variants_exported_to_the_collector(quick_run):
     assert tracing["collector_spans"] >= tracing["traced-1.0"]["exported"]
     assert "## Tracing" in report
     assert "| `/items/{item_id}` | traced-0.1 |" in report
+    assert "| `/items/{item_id}` | traced-1.0 | zero-code-1.0 |" in report
 
 
 def test_the_authenticated_variant_was_served_and_its_cost_measured(quick_run):

@@ -1,0 +1,370 @@
+"""The request's server span, made by the service itself instead of the OpenTelemetry SDK.
+
+`RequestTracer.start` does per request what FastAPI's OpenTelemetry hooks and the SDK's
+`Tracer.start_span` did, in the order that costs least: the incoming W3C context is read only
+when the request carries one, the sampler decides before anything else is built, and only a
+sampled request gets a `ServerSpan` and its attributes. An unsampled request gets the
+non-recording span the SDK would give it (same ids, same flags), current in the OpenTelemetry
+context as before, and nothing else.
+
+`ServerSpan` implements the OpenTelemetry span API with plain attributes (the event loop is its
+only writer) and carries exactly the fields the OTLP export writes (app/otlp.py). The spans
+are the ones FastAPI's hooks made, attribute for attribute: tests/app/test_tracing_span.py
+compares the two on the same requests.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+import traceback
+from collections.abc import Callable, MutableMapping
+from typing import Any
+
+from fastapi.telemetry._api import _HTTP_METHODS, _RequestTelemetry
+from fastapi.telemetry._asgi import _SENSITIVE_QUERY_PARAMETERS, _server_attributes
+from opentelemetry import context as otel_context
+from opentelemetry import propagate
+from opentelemetry import trace as trace_api
+from opentelemetry.attributes import _clean_attribute_value
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace.sampling import Decision, Sampler
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    TraceState,
+)
+from opentelemetry.util import types
+from starlette.types import Scope
+
+# The SDK's default span limits: attributes, events and links per span.
+MAX_ATTRIBUTES = 128
+MAX_EVENTS = 128
+MAX_LINKS = 128
+
+# Request headers the propagators read (tracecontext, baggage); without any of them the
+# parent context is empty and extracting it would find nothing.
+_CONTEXT_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
+_EMPTY_CONTEXT = Context()
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
+_SERVER = SpanKind.SERVER
+
+
+class _HeaderGetter:
+    """Header values for the propagators, from the ASGI header list (several values of one
+    name joined for baggage, which reads only the first, as FastAPI's getter did)."""
+
+    @staticmethod
+    def get(carrier: list[tuple[bytes, bytes]], key: str) -> list[str] | None:
+        name = key.lower().encode("latin-1")
+        values = [value.decode("latin-1") for header, value in carrier if header == name]
+        if not values:
+            return None
+        return [",".join(values)] if key.lower() == "baggage" else values
+
+    @staticmethod
+    def keys(carrier: list[tuple[bytes, bytes]]) -> list[str]:
+        return [header.decode("latin-1") for header, _ in carrier]
+
+
+_GETTER = _HeaderGetter()
+
+
+def _new_id(bits: int) -> int:
+    # The SDK's RandomIdGenerator: never the all-zero (invalid) id.
+    while not (value := random.getrandbits(bits)):
+        pass
+    return value
+
+
+def _exception_type(exc: BaseException) -> str:
+    cls = type(exc)
+    module = cls.__module__
+    return f"{module}.{cls.__qualname__}" if module and module != "builtins" else cls.__qualname__
+
+
+def _query(query_string: bytes) -> str:
+    """`url.query` as FastAPI's hooks wrote it: re-encoded, signature parameters redacted."""
+    from urllib.parse import parse_qsl, urlencode
+
+    pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+    return urlencode([(k, "REDACTED" if k in _SENSITIVE_QUERY_PARAMETERS else v) for k, v in pairs])
+
+
+# A Host header of this shape (lower-case name or IPv4 address, optional port) needs no URL
+# parser: its parts are `server.address` and `server.port` as they are.
+_PLAIN_HOST = re.compile(r"([a-z0-9.-]+)(?::([0-9]{1,5}))?")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _server(scope: Scope) -> dict[str, Any]:
+    """`server.address` and `server.port` as FastAPI's hooks derived them (from the Host
+    header, else the scope's server), without their URL parsing for a plain host."""
+    host = None
+    for name, value in scope["headers"]:
+        if name == b"host":
+            host = value
+            break
+    if host is not None:
+        plain = _PLAIN_HOST.fullmatch(host.decode("latin-1"))
+        if plain is not None:
+            address, port = plain.groups()
+            default = _DEFAULT_PORTS.get(scope.get("scheme", "http"))
+            if port is None and default is not None:
+                return {"server.address": address, "server.port": default}
+            if port is not None and int(port) <= 65535:
+                return {"server.address": address, "server.port": int(port)}
+    return _server_attributes(scope)
+
+
+class ServerSpan(trace_api.Span):
+    """A sampled request's span: what the OTLP export writes, and the span API around it."""
+
+    # SPAN_KIND_SERVER in OTLP's trace.proto (the API's SpanKind numbers differ by one).
+    kind = 2
+
+    def __init__(
+        self,
+        name: str,
+        trace_id: int,
+        span_id: int,
+        parent: SpanContext | None,
+        trace_state: TraceState | None,
+        attributes: dict[str, types.AnyValue],
+        on_end: Callable[[ServerSpan], None],
+    ) -> None:
+        self.name = name
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.parent_span_id = parent.span_id if parent is not None else None
+        self.parent_is_remote = parent is not None and parent.is_remote
+        self.trace_state = trace_state
+        self.start_time = time.time_ns()
+        self.end_time: int | None = None
+        self.attributes = attributes
+        self.dropped_attributes = 0
+        self.events: list[tuple[str, int, dict[str, types.AnyValue]]] = []
+        self.dropped_events = 0
+        self.links: list[tuple[SpanContext, dict[str, types.AnyValue]]] = []
+        self.status_code = 0
+        self.status_description: str | None = None
+        self._on_end = on_end
+        self._context: SpanContext | None = None
+
+    @property
+    def context(self) -> SpanContext:
+        if self._context is None:
+            self._context = SpanContext(
+                self.trace_id, self.span_id, False, _SAMPLED, self.trace_state
+            )
+        return self._context
+
+    def get_span_context(self) -> SpanContext:
+        return self.context
+
+    def is_recording(self) -> bool:
+        return self.end_time is None
+
+    def hex_ids(self) -> tuple[str, str]:
+        return format(self.trace_id, "032x"), format(self.span_id, "016x")
+
+    def set_attribute(self, key: str, value: types.AnyValue) -> None:
+        if self.end_time is not None or not key or not isinstance(key, str):
+            return
+        value = _clean_attribute_value(value, None)
+        if value is None:
+            return
+        if key not in self.attributes and len(self.attributes) >= MAX_ATTRIBUTES:
+            self.dropped_attributes += 1
+            return
+        self.attributes[key] = value
+
+    def set_attributes(self, attributes: types.Attributes) -> None:
+        for key, value in (attributes or {}).items():
+            self.set_attribute(key, value)
+
+    def _clean(self, attributes: types.Attributes) -> dict[str, types.AnyValue]:
+        cleaned = {}
+        for key, value in (attributes or {}).items():
+            value = _clean_attribute_value(value, None)
+            if key and isinstance(key, str) and value is not None:
+                cleaned[key] = value
+        return cleaned
+
+    def add_event(
+        self, name: str, attributes: types.Attributes = None, timestamp: int | None = None
+    ) -> None:
+        if self.end_time is not None:
+            return
+        if len(self.events) >= MAX_EVENTS:
+            self.dropped_events += 1
+            return
+        stamp = time.time_ns() if timestamp is None else timestamp
+        self.events.append((name, stamp, self._clean(attributes)))
+
+    def add_link(self, context: SpanContext, attributes: types.Attributes = None) -> None:
+        if self.end_time is None and context.is_valid and len(self.links) < MAX_LINKS:
+            self.links.append((context, self._clean(attributes)))
+
+    def update_name(self, name: str) -> None:
+        if self.end_time is None:
+            self.name = name
+
+    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
+        # The SDK's rules: OK is final, UNSET is ignored, a description only with ERROR.
+        if self.end_time is not None or self.status_code == StatusCode.OK.value:
+            return
+        if isinstance(status, Status):
+            status, description = status.status_code, status.description
+        if status is StatusCode.UNSET:
+            return
+        self.status_code = status.value
+        self.status_description = description if status is StatusCode.ERROR else None
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: types.Attributes = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        event: dict[str, types.AnyValue] = {
+            "exception.type": _exception_type(exception),
+            "exception.message": str(exception),
+            "exception.stacktrace": "".join(traceback.format_exception(exception)),
+            "exception.escaped": str(escaped),
+        }
+        event.update(attributes or {})
+        self.add_event("exception", event, timestamp)
+
+    def end(self, end_time: int | None = None) -> None:
+        if self.end_time is not None:
+            return
+        self.end_time = time.time_ns() if end_time is None else end_time
+        self._on_end(self)
+
+
+class TracedRequest:
+    """One request's tracing state between `RequestTracer.start` and `finish`."""
+
+    __slots__ = ("_telemetry", "_token", "span")
+
+    def __init__(
+        self, span: ServerSpan | None, token: object, telemetry: _RequestTelemetry | None
+    ) -> None:
+        self.span = span
+        self._token = token
+        self._telemetry = telemetry
+
+    def finish(self, scope: Scope, status: int | None, error: BaseException | None) -> None:
+        """End the span (a sampled request) with its status, then restore the context."""
+        span = self.span
+        if span is not None:
+            scope.pop("fastapi.telemetry", None)
+            attributes = span.attributes
+            if status is not None:
+                attributes["http.response.status_code"] = status
+            elif error is None:
+                error = RuntimeError("Incomplete ASGI response")
+            if error is not None or status is None or status >= 500:
+                attributes["error.type"] = (
+                    _exception_type(error) if error is not None else str(status)
+                )
+                span.set_status(StatusCode.ERROR)
+            span.end()
+        otel_context.detach(self._token)
+
+
+class RequestTracer:
+    """Starts each request's span: W3C context in, sampler, ids, attributes, current span."""
+
+    def __init__(
+        self,
+        sampler: Sampler,
+        on_end: Callable[[ServerSpan], None],
+        exclude: Callable[[MutableMapping[str, Any]], bool] | None,
+    ) -> None:
+        self._sampler = sampler
+        self._on_end = on_end
+        self._exclude = exclude
+
+    def start(self, scope: Scope) -> TracedRequest | None:
+        """The request's tracing state; None for a request that is not traced at all (a
+        probe, unless TRACING_PROBES is on)."""
+        if self._exclude is not None and self._exclude(scope):
+            return None
+        headers = scope["headers"]
+        parent_context = _EMPTY_CONTEXT
+        parent: SpanContext | None = None
+        for name, _ in headers:
+            if name in _CONTEXT_HEADERS:
+                parent_context = propagate.extract(headers, getter=_GETTER)
+                parent = trace_api.get_current_span(parent_context).get_span_context()
+                if not parent.is_valid:
+                    parent = None
+                break
+        method = scope["method"]
+        known = method in _HTTP_METHODS
+        span_method = method if known else "HTTP"
+        trace_id = parent.trace_id if parent is not None else _new_id(128)
+        result = self._sampler.should_sample(parent_context, trace_id, span_method, _SERVER)
+        span_id = _new_id(64)
+        telemetry = None
+        if result.decision is Decision.RECORD_AND_SAMPLE:
+            span = ServerSpan(
+                span_method,
+                trace_id,
+                span_id,
+                parent,
+                result.trace_state,
+                self._attributes(scope, method if known else "_OTHER", method),
+                self._on_end,
+            )
+            current: trace_api.Span = span
+            # FastAPI names the span and sets http.route when it selects the route.
+            telemetry = _RequestTelemetry(
+                span=span,
+                span_method=span_method,
+                data=None,
+                _mount_prefix=scope.get("app_root_path", scope.get("root_path", "")).rstrip("/"),
+            )
+            scope["fastapi.telemetry"] = telemetry
+        else:
+            span = None
+            flags = _SAMPLED if result.decision.is_sampled() else _NOT_SAMPLED
+            current = NonRecordingSpan(
+                SpanContext(trace_id, span_id, False, flags, result.trace_state)
+            )
+        token = otel_context.attach(trace_api.set_span_in_context(current, parent_context))
+        return TracedRequest(span, token, telemetry)
+
+    @staticmethod
+    def _attributes(scope: Scope, method: str, original_method: str) -> dict[str, Any]:
+        """The span's attributes known at the start, as FastAPI's hooks set them, and the
+        client's (address, user agent) that the service adds."""
+        attributes: dict[str, Any] = {
+            "url.scheme": scope.get("scheme", "http"),
+            "http.request.method": method,
+        }
+        if scope.get("http_version"):
+            attributes["network.protocol.version"] = scope["http_version"]
+        attributes.update(_server(scope))
+        attributes["url.path"] = scope["path"]
+        if scope.get("query_string"):
+            attributes["url.query"] = _query(scope["query_string"])
+        if method != original_method:
+            attributes["http.request.method_original"] = original_method
+        client = scope.get("client")
+        if client:
+            attributes["client.address"] = client[0]
+        for name, value in scope["headers"]:
+            if name == b"user-agent":
+                attributes["user_agent.original"] = value.decode("latin-1")
+                break
+        return attributes
