@@ -66,6 +66,6 @@ log "ruff check"
 ruff check --output-format=concise .
 log "ruff format --check"
 ruff format --check .
-log "pytest tests/app tests/chart (Helm 3 only) tests/lint/test_makefile.py"
+log "pytest tests/app tests/chart (Helm 4 only) tests/lint/test_makefile.py"
 exec python -m pytest -q tests/app tests/chart tests/lint/test_makefile.py \
   "${NEEDS_MORE_THAN_HELM[@]}" "$@"

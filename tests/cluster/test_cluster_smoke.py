@@ -92,6 +92,7 @@ def test_cluster_smoke_passes(smoke: SmokeRun) -> None:
         "while node X was lost",
         "while the HPA scaled out (1 of 2)",
         "while the HPA scaled out (2 of 2)",
+        "during Helm 4's upgrade and rollback of a Helm 3 release",
     ], phases
     assert phases[0].startswith("during the upgrades dev -> staging -> prod"), phases[0]
     for what, requests, failed in loads:
@@ -220,6 +221,20 @@ def test_smoke_proved_what_more_nodes_make_real(smoke: SmokeRun) -> None:
     assert scaled_to > 3, hpa[0]
     assert on_nodes >= 2, hpa[0]
     assert after_upgrade >= scaled_to, hpa[0]
+
+
+def test_smoke_ran_on_helm_4_and_moved_a_helm_3_release(smoke: SmokeRun) -> None:
+    """Helm 4 is the smoke test's `helm`; a release installed and upgraded by Helm 3 was
+    upgraded and rolled back by Helm 4 under load (the load phase above: 0 failed), and both
+    read the same history."""
+    out = smoke.output
+    assert re.search(r"^==> helm v4\.\d+\.\d+$", out, re.M), out[:3000]
+    assert re.search(r"helm v3\.\d+\.\d+: installed \(dev\) and upgraded \(staging\)", out)
+    assert re.search(
+        r"helm v4\.\d+\.\d+: upgraded the Helm 3 release \(prod\) and rolled it back \(staging\) "
+        r"under load; history 1:superseded 2:superseded 3:superseded 4:deployed in both",
+        out,
+    ), out[-3000:]
 
 
 def test_smoke_keeps_its_whole_output_and_step_times(smoke: SmokeRun) -> None:
