@@ -6,6 +6,8 @@ when the request carries one, the sampler decides before anything else is built,
 sampled request gets a `ServerSpan` and its attributes. An unsampled request gets the
 non-recording span the SDK would give it (same ids, same flags), current in the OpenTelemetry
 context as before, and nothing else.
+(Over 250 lines because the span, its W3C context parsing and the per-request tracer are one
+hot path, read and measured together.)
 
 `ServerSpan` implements the OpenTelemetry span API with plain attributes (the event loop is its
 only writer) and carries exactly the fields the OTLP export writes (app/otlp.py). The spans

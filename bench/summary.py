@@ -16,7 +16,7 @@ TARGETS = {
     "throughput_vs_tutorial": 2.4,
     "startup_vs_baseline": 1.1,
     "rss_mib": 60.0,
-    "image_mb": 150.0,
+    "image_mb": 170.0,  # 150 until the authentication libraries (docs/image.md)
 }
 # Tracing people can leave on: req per CPU-second with tracing on, against production-api's
 # default (tracing off), by sampler ratio; p99 at ratio 1.0; and ahead of the zero-code peer.

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # `make check`: the fast loop while editing. ruff (lint and format), the app tests (some of
-# them export to otelcol-test, get tokens from dex-test or count in redis-server) and the
-# chart tests that need only Helm 3 (with its unittest plugin), run with the toolchain already
-# in the cache. It installs nothing and needs no root: when the venv, helm, otelcol-test,
-# dex-test or redis-server is missing or stale it says what to run and stops. `make test` runs
-# everything. Extra arguments go to pytest, e.g. `ci/check.sh -k readiness -x`.
+# them export to otelcol-test) but the two that run a real Dex and a real Redis, and the chart
+# tests that need only Helm 4 (with its unittest plugin), run with the toolchain already in the
+# cache. It installs nothing and needs no root: when the venv, helm or otelcol-test is missing
+# or stale it says what to run and stops. `make test` runs everything. Extra arguments go to
+# pytest, e.g. `ci/check.sh -k readiness -x`.
 set -euo pipefail
 
 # shellcheck source=ci/lib.sh
@@ -12,10 +12,15 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=ci/versions.env
 source "$REPO_ROOT/ci/versions.env"
 
-# The chart tests that need more than Helm 4: the Helm 3 runs, helm-docs, and the Gateway API
-# and Prometheus Operator schemas downloaded by ci/install-tools.sh. `make test` runs them.
+# What needs more than the fast loop has: the chart tests of Helm 3, helm-docs, and the Gateway
+# API and Prometheus Operator schemas downloaded by ci/install-tools.sh; the app tests that run
+# a real issuer and a real Redis. `make test` runs them.
 NEEDS_MORE_THAN_HELM=(
   -k "not helm3"
+  # Authentication against a real Dex and rate limiting on a real Redis: about 1 min 45 s of
+  # real processes; `make test` runs them.
+  --deselect tests/app/test_auth.py
+  --deselect tests/app/test_ratelimit.py
   --deselect tests/chart/test_docs.py::test_readme_is_current
   --deselect tests/chart/test_manifests.py::test_rendered_manifests_are_schema_valid
   --deselect tests/chart/test_manifests.py::test_the_validators_reject_bad_objects
@@ -42,14 +47,6 @@ otelcol_stamp="$TOOLS_CACHE/stamps/otelcol-test"
 if [[ ! -x "$TOOLS_BIN/otelcol-test" || ! -f "$otelcol_stamp" ||
   "$(<"$otelcol_stamp")" != "$otelcol_key" ]]; then
   missing+=("otelcol-test built from the current ci/otelcol ($TOOLS_BIN/otelcol-test)")
-fi
-dex_key="$(cat "$REPO_ROOT"/ci/dex/{go.mod,go.sum} | sha256sum | cut -d' ' -f1)"
-dex_stamp="$TOOLS_CACHE/stamps/dex-test"
-if [[ ! -x "$TOOLS_BIN/dex-test" || ! -f "$dex_stamp" || "$(<"$dex_stamp")" != "$dex_key" ]]; then
-  missing+=("dex-test built from the current ci/dex ($TOOLS_BIN/dex-test)")
-fi
-if ! command -v redis-server >/dev/null; then
-  missing+=("redis-server (Debian package)")
 fi
 if ((${#missing[@]})); then
   printf 'check: not installed: %s\n' "${missing[@]}" >&2

@@ -2,6 +2,7 @@
 release's scrape targets, series, rules and alerts. Standard library only, so that any
 python3 runs it. Each check waits (bounded) for its condition and exits non-zero with what it
 saw last; prints one line on success.
+Over 250 lines because each check is a few lines over one shared, bounded API client.
 
     python3 ci/prometheus_check.py --url http://127.0.0.1:9090 targets \\
         --namespace NS --job JOB --pods pod-a,pod-b

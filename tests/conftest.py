@@ -4,6 +4,7 @@
 environment and waits until `/health` answers (see tests/support/appproc.py); every process
 a test started is stopped by its PID at teardown (SIGTERM, then SIGKILL if it does not exit
 in time).
+Over 250 lines because every fixture that starts a real process lives here, once.
 
 Example::
 

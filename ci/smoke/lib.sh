@@ -3,7 +3,7 @@
 # kubectl and helm in the namespace, the release's arguments, port-forwards, the manifests,
 # the load clients, the checks several steps share, and the exit trap (diagnostics, clean-up,
 # the failure report). Bounded waits (wait_until, until_true), `fail`, `log` and `render` are
-# ci/lib.sh's.
+# ci/lib.sh's. Over 250 lines because it is the one library all the steps share.
 
 SMOKE_DIR="$REPO_ROOT/ci/smoke"
 

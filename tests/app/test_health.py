@@ -2,6 +2,7 @@
 
 Covers: concurrent checks, per-check timeout, caching, and single-flight (a probe storm
 contacts each dependency at most once per cache interval).
+Over 250 lines because its cases share the local dependency servers and read as one table.
 """
 
 from __future__ import annotations

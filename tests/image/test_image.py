@@ -37,8 +37,9 @@ IMAGE = os.environ.get("IMAGE_TEST_REF", "localhost/production-api:test")
 LOCAL_BASE_REF = "localhost/production-api-base:py3.11-bookworm"
 REPORT = REPO_ROOT / "bench" / "out" / "image.json"
 
-# The image's size budget (bytes, as `podman image inspect` reports them).
-SIZE_BUDGET_BYTES = 150_000_000
+# The image's size budget (bytes, as `podman image inspect` reports them): 150 MB until the
+# authentication and rate-limiting libraries (cryptography 14.6 MB, redis 2 MB; docs/image.md).
+SIZE_BUDGET_BYTES = 170_000_000
 # Drain budget used by the SIGTERM test (the image's defaults are 5 s + 15 s).
 DRAIN_SECONDS = 2.0
 SHUTDOWN_TIMEOUT_SECONDS = 3.0

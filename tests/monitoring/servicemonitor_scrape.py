@@ -34,6 +34,8 @@ spec.podTargetLabels/targetLabels, ...) raises ValueError, so a chart change tha
 field this converter ignores fails the test instead of being silently dropped. Not modelled:
 the Operator's sharding (hashmod) relabeling, which with one shard keeps every target, and its
 drop of Succeeded/Failed pods (the static pod is running).
+
+Over 250 lines because it is the Operator's relabelling, step by step, in its own order.
 """
 
 from __future__ import annotations

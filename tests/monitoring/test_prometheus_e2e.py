@@ -10,6 +10,8 @@ that the target is up, the request metrics arrived with the expected labels and 
 every alert/recording expression and every dashboard query evaluates without error.
 
 All waits are bounded; both processes are stopped by PID at teardown, also on failure.
+
+Over 250 lines because its tests share one Prometheus and one service process.
 """
 
 from __future__ import annotations
