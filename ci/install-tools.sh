@@ -7,8 +7,8 @@
 #   2. helm (Helm 4) and helm3 (Helm 3), built from source with the Go module proxy
 #   3. the helm-unittest plugin, built from ci/tools/ into $HELM_PLUGINS/unittest
 #   4. actionlint, helm-docs, helm-values-schema-json, otelcol-test (the tracing tests'
-#      OpenTelemetry Collector, built from ci/otelcol/) and dex-test (the authentication tests'
-#      OpenID Connect issuer, built from ci/dex/)
+#      OpenTelemetry Collector, built from ci/otelcol/), dex-test (the authentication tests'
+#      OpenID Connect issuer, built from ci/dex/) and kind (built from ci/kind/tools/)
 #   5. the project venv ($PY_VENV) from requirements-dev.lock (hash-checked, ci/venv.sh)
 #   6. checkov, in a venv of its own
 #   7. the test cluster's binaries (ci/cluster/build.sh) and the CRDs its smoke test installs
@@ -277,6 +277,27 @@ install_dex() {
   report dex-test "$DEX_VERSION" "installed ($((SECONDS - start)) s)"
 }
 
+# kind (sigs.k8s.io/kind), for the kind smoke test on podman: built from ci/kind/tools, a
+# tools module whose go.sum pins kind's dependencies. Rebuilt when that module changes.
+install_kind() {
+  local dir="$REPO_ROOT/ci/kind/tools" mod=sigs.k8s.io/kind
+  local key version
+  key="$(cat "$dir/go.mod" "$dir/go.sum" | sha256sum | cut -d' ' -f1)"
+  binary_is_current kind "$KIND_VERSION" "$key" && return
+  local start=$SECONDS
+  version="$(cd "$dir" && go list -m -f '{{.Version}}' "$mod")"
+  [[ "$version" == "$KIND_VERSION" ]] ||
+    die "install-tools: ci/kind/tools/go.mod requires $mod $version, ci/versions.env says $KIND_VERSION"
+  (
+    cd "$dir"
+    run_logged go-build-kind go build "${GO_BUILD_FLAGS[@]}" -ldflags="-s -w" \
+      -o "$WORK/kind" "$mod"
+  )
+  mv -f "$WORK/kind" "$TOOLS_BIN/kind"
+  stamp_write kind "$key"
+  report kind "$KIND_VERSION" "installed ($((SECONDS - start)) s)"
+}
+
 install_go_tools() {
   command -v go >/dev/null || die "install-tools: the go command is needed to build helm and the Go tools"
   go_install helm "$HELM_VERSION" "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" "$(helm4_ldflags)"
@@ -295,6 +316,7 @@ install_go_tools() {
     "-X github.com/google/go-containerregistry/cmd/crane/cmd.Version=$CRANE_VERSION"
   install_otelcol
   install_dex
+  install_kind
 }
 
 # ---------------------------------------------------------------------------------------------
