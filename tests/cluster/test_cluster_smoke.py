@@ -8,7 +8,7 @@ built with podman and pulled by the nodes from the cluster's registry, and `ci/s
 same script kind users run) installs, tests, upgrades, rolls back and uninstalls the chart with
 real pods, real probes and real rollouts, drains a node and loses one under load, and watches
 the HPA scale on real CPU. The cluster
-is kept (`KEEP_CLUSTER=1`) for the tests after the smoke run: a negative smoke run, recovery
+is kept (`KEEP_CLUSTER=1`) for the tests after the smoke run: two failing smoke runs, recovery
 from a run killed without its teardown, and the teardown itself, which must leave the host as
 it was found (sysctls, iptables, links, routes, mounts, cgroups, network namespaces,
 directories, processes).
@@ -27,6 +27,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -284,12 +285,27 @@ def test_kept_cluster_keeps_the_release_running(smoke: SmokeRun) -> None:
     assert " Running " in prometheus.stdout, prometheus.stdout
 
 
-def test_a_broken_step_names_itself_first(smoke: SmokeRun, tmp_path: Path) -> None:
-    """A `helm test` pod that exits 1 (the checkout's chart with its test pod broken on
-    purpose): the failure message's first line names that step, the second its error, and
-    the test pod's own output follows."""
+@dataclass
+class FailedRun:
+    proc: subprocess.CompletedProcess[str]
+    seconds: float
+
+    @property
+    def output(self) -> str:
+        return self.proc.stdout + self.proc.stderr
+
+
+@pytest.fixture(scope="module")
+def failed_runs(smoke: SmokeRun, tmp_path_factory: pytest.TempPathFactory) -> dict[str, FailedRun]:
+    """Two smoke runs that must fail, at the same time on the kept cluster, each with a
+    release and namespace of its own (together they take as long as the slower one):
+
+    - `broken`: the checkout's chart with its `helm test` pod broken on purpose (it exits 1);
+    - `missing-image`: a release whose image does not exist on the nodes.
+    """
     assert smoke.proc.returncode == 0, "the smoke run failed"
-    chart = tmp_path / "production-api"
+    work = tmp_path_factory.mktemp("failed-runs")
+    chart = work / "production-api"
     subprocess.run(
         ["cp", "-r", str(REPO_ROOT / "charts" / "production-api"), str(chart)], check=True
     )
@@ -301,29 +317,86 @@ def test_a_broken_step_names_itself_first(smoke: SmokeRun, tmp_path: Path) -> No
         text.replace(marker, marker + "          sys.exit('broken on purpose')\n", 1)
     )
     current = run([str(REPO_ROOT / "ci" / "version.sh"), "current"], 30).stdout.strip()
-    proc = run(
-        ["nsenter", f"--net=/run/netns/{NETNS}", "--", str(REPO_ROOT / "ci" / "smoke.sh")],
-        timeout=300,
-        env=cluster_env(
-            KUBECONFIG=str(KUBECONFIG),
-            PATH=f"{CLUSTER_BIN}:{os.environ['PATH']}",
+    common = {
+        "KUBECONFIG": str(KUBECONFIG),
+        "PATH": f"{CLUSTER_BIN}:{os.environ['PATH']}",
+        "SMOKE_MONITORING": "0",
+        "PROM_CRDS": str(next((CACHE / "schemas").glob("prometheus-operator-*"))),
+        "GATEWAY_CRDS": str(next((CACHE / "schemas").glob("gateway-api-*"))),
+    }
+    runs = {
+        "broken": cluster_env(
+            **common,
             CHART=str(chart),
             RELEASE="broken",
             NAMESPACE="smoke-broken",
             IMAGE_REPOSITORY="10.88.0.1:5000/production-api",
             IMAGE_TAG=current,
             HELM_TIMEOUT="60s",
-            SMOKE_MONITORING="0",
-            PROM_CRDS=str(next((CACHE / "schemas").glob("prometheus-operator-*"))),
-            GATEWAY_CRDS=str(next((CACHE / "schemas").glob("gateway-api-*"))),
         ),
-    )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0, out[-5000:]
+        "missing-image": cluster_env(
+            **common,
+            RELEASE="negative",
+            NAMESPACE="smoke-negative",
+            IMAGE_REPOSITORY="localhost/production-api",
+            IMAGE_TAG="does-not-exist",
+            IMAGE_PULL_POLICY="Never",
+            HELM_TIMEOUT="40s",
+        ),
+    }
+    smoke_sh = ["nsenter", f"--net=/run/netns/{NETNS}", "--", str(REPO_ROOT / "ci" / "smoke.sh")]
+    started = {}
+    for name, env in runs.items():
+        # Output to files, not pipes: neither run may block on a pipe the other's wait leaves
+        # unread.
+        out = (work / f"{name}.out").open("w+")
+        err = (work / f"{name}.err").open("w+")
+        proc = subprocess.Popen(smoke_sh, cwd=REPO_ROOT, env=env, stdout=out, stderr=err, text=True)
+        started[name] = (proc, out, err, time.monotonic())
+    results = {}
+    for name, (proc, out, err, start) in started.items():
+        try:
+            proc.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        seconds = time.monotonic() - start
+        out.seek(0)
+        err.seek(0)
+        completed = subprocess.CompletedProcess(smoke_sh, proc.returncode, out.read(), err.read())
+        out.close()
+        err.close()
+        results[name] = FailedRun(completed, seconds)
+    return results
+
+
+def test_a_broken_step_names_itself_first(failed_runs: dict[str, FailedRun]) -> None:
+    """A `helm test` pod that exits 1: the failure message's first line names that step, the
+    second its error, and the test pod's own output follows."""
+    failed = failed_runs["broken"]
+    out = failed.output
+    assert failed.proc.returncode != 0, out[-5000:]
     message = failure_report(out).splitlines()
     assert message[0] == "smoke: FAILED step: helm test", message[:5]
     assert message[1] == "smoke: error: helm test failed", message[:5]
     assert any("broken on purpose" in line for line in message[2:15]), message[:15]
+
+
+def test_smoke_fails_fast_with_diagnostics_on_a_missing_image(
+    failed_runs: dict[str, FailedRun],
+) -> None:
+    """A release whose image does not exist: the smoke test fails within its Helm timeout
+    and prints what a user needs (events, describe, logs), instead of hanging."""
+    failed = failed_runs["missing-image"]
+    out = failed.output
+    assert failed.proc.returncode != 0, out[-5000:]
+    assert failed.seconds < 180, f"took {failed.seconds:.0f}s"
+    assert "smoke: failed during: helm install (dev overlay)" in out, out[-5000:]
+    assert "diagnostics" in out
+    assert "ErrImageNeverPull" in out, out[-8000:]
+    # The failed release was cleaned up.
+    left = kubectl("get", "namespace", "smoke-negative", "-o", "jsonpath={.status.phase}")
+    assert left.returncode != 0 or left.stdout == "Terminating", left.stdout
 
 
 def test_kept_cluster_has_three_nodes_and_resource_metrics(smoke: SmokeRun) -> None:
@@ -383,40 +456,6 @@ def test_cluster_lives_in_its_own_network_namespace(smoke: SmokeRun) -> None:
         assert re.search(rf"^{re.escape(netns)}\b", running["netns"], re.M), running["netns"]
     # The user's kubeconfig was not touched.
     assert running["kubeconfig"] == smoke.before["kubeconfig"]
-
-
-def test_smoke_fails_fast_with_diagnostics_on_a_missing_image(smoke: SmokeRun) -> None:
-    """A release whose image does not exist: the smoke test fails within its Helm timeout
-    and prints what a user needs (events, describe, logs), instead of hanging."""
-    assert smoke.proc.returncode == 0, "the smoke run failed"
-    start = time.monotonic()
-    proc = run(
-        ["nsenter", f"--net=/run/netns/{NETNS}", "--", str(REPO_ROOT / "ci" / "smoke.sh")],
-        timeout=300,
-        env=cluster_env(
-            KUBECONFIG=str(KUBECONFIG),
-            PATH=f"{CLUSTER_BIN}:{os.environ['PATH']}",
-            RELEASE="negative",
-            NAMESPACE="smoke-negative",
-            IMAGE_REPOSITORY="localhost/production-api",
-            IMAGE_TAG="does-not-exist",
-            IMAGE_PULL_POLICY="Never",
-            HELM_TIMEOUT="40s",
-            SMOKE_MONITORING="0",
-            PROM_CRDS=str(next((CACHE / "schemas").glob("prometheus-operator-*"))),
-            GATEWAY_CRDS=str(next((CACHE / "schemas").glob("gateway-api-*"))),
-        ),
-    )
-    seconds = time.monotonic() - start
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0, out[-5000:]
-    assert seconds < 180, f"took {seconds:.0f}s"
-    assert "smoke: failed during: helm install (dev overlay)" in out, out[-5000:]
-    assert "diagnostics" in out
-    assert "ErrImageNeverPull" in out, out[-8000:]
-    # The failed release was cleaned up.
-    left = kubectl("get", "namespace", "smoke-negative", "-o", "jsonpath={.status.phase}")
-    assert left.returncode != 0 or left.stdout == "Terminating", left.stdout
 
 
 def test_up_clears_a_run_killed_without_teardown(smoke: SmokeRun) -> None:
