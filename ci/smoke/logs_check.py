@@ -174,7 +174,7 @@ def check_traceback(url: str, namespace: str, pod: str, marker: str, lines: str)
     return (
         f"a traceback of {lines_in} lines ({frames} frames, {len(exception)} bytes) as one record: "
         f"level={record.get('level')} logger={record.get('logger')} {describe(record)}; "
-        f"{len(records)} records for the {lines} lines the pod wrote"
+        f"the pod wrote {lines} line(s), the store holds {len(records)} record(s) of it"
     )
 
 

@@ -153,7 +153,8 @@ def test_smoke_found_the_pods_lines_in_the_log_store(smoke: SmokeRun) -> None:
     assert int(long_line[3]) >= 2, long_line[0]
     traceback = re.search(
         r"logs: a traceback of (\d+) lines \((\d+) frames, \d+ bytes\) as one record: "
-        r"level=error logger=app.error .*; 1 records for the 1 lines the pod wrote",
+        r"level=error logger=app.error .*; "
+        r"the pod wrote 1 line\(s\), the store holds 1 record\(s\)",
         out,
     )
     assert traceback, "no traceback stored as one record"
@@ -166,7 +167,8 @@ def test_smoke_found_the_pods_lines_in_the_log_store(smoke: SmokeRun) -> None:
     assert window, "no count of the deleted pod's window"
     assert window[1] == window[2], window[0]
     assert int(window[1]) >= 20, window[0]
-    assert int(window[5]) >= 1, window[0]
+    # The deleted pod served a share of the load (3 s of it before the deletion).
+    assert int(window[5]) >= 5, window[0]
 
 
 def test_smoke_installed_released_charts_by_digest(smoke: SmokeRun) -> None:
