@@ -11,7 +11,9 @@
 # that they scrape the release after each install and upgrade, evaluate every dashboard query
 # and rule, and fire an alert for a real cause. With CHART_REF and IMAGE_DIGEST it installs
 # released charts the way users do (oci://, pinned by digest), with PREVIOUS_CHART_VERSION the
-# previous release first; with SMOKE_TRACING_ENDPOINT a traced request must reach a collector.
+# previous release first; with SMOKE_TRACING_ENDPOINT a traced request must reach a collector;
+# with SMOKE_LOGS_URL the pods' lines must reach a log store (VictoriaLogs), whole and found by
+# trace id and request id (steps 27-29: numbered after the others, run where their data is).
 #
 # On failure: events, `describe` and logs of everything labelled app.kubernetes.io/instance,
 # then, as the last lines, the step that failed, its error and what it printed last.
@@ -45,10 +47,13 @@ run_step "helm upgrade to staging, then prod, under load" 09-upgrade-under-load
 if [[ -n "$SMOKE_TRACING_ENDPOINT" ]]; then
   run_step "a traced request through the Service reaches the collector" 10-tracing
 fi
+run_step "logs: the traced request's access line found by its trace id, and by its request id" 27-logs-by-trace-id
+run_step "logs: a line split by the runtime (over 16 KiB) and a traceback, each one record" 28-logs-long-line-traceback
 if [[ "$SMOKE_MONITORING" == 1 ]]; then
   run_step "Prometheus: series, dashboard and rule queries, rules loaded" 11-prometheus-queries
 fi
 run_step "a pod deleted under load" 12-pod-deleted-under-load
+run_step "logs: every access line of the load while the pod was deleted is stored" 29-logs-deleted-pod
 if [[ "$SMOKE_MONITORING" == 1 ]]; then
   run_step "an alert fires for a real cause and resolves: the Deployment scaled to 0 and back" 13-alert
 fi

@@ -59,6 +59,7 @@ NEEDS_BY_PATH = {
     "tests/chart/": ("toolchain",),
     "tests/monitoring/": ("toolchain",),
     "tests/lint/": ("toolchain",),
+    "tests/logs/": ("toolchain",),
     "tests/bench/": ("toolchain",),
     "tests/reliability/test_bad_values_corpus.py": ("toolchain",),
     "tests/reliability/test_checkov_policy.py": ("toolchain",),

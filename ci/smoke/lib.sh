@@ -240,6 +240,35 @@ stop_client() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# The log store (SMOKE_LOGS_URL): ci/smoke/logs_check.py's checks.
+
+# no_log_store WHAT: true (and says why WHAT is skipped) when no log store is configured.
+no_log_store() {
+  [[ -z "$SMOKE_LOGS_URL" ]] || return 1
+  log "skipped: $1 needs a log store fed by the nodes' log agents (SMOKE_LOGS_URL is not set)"
+}
+
+# logs_check WHAT CHECK ARGS...: the CHECK of ci/smoke/logs_check.py on the records of the
+# namespace, retried while they are not (all) in the store yet; fails the step with what it
+# printed when they are wrong, or after WAIT_SECONDS. Logs its line, also left in LOGS_CHECKED.
+logs_check() {
+  local what="$1" out rc deadline=$((SECONDS + WAIT_SECONDS))
+  shift
+  while :; do
+    rc=0
+    out="$(python3 "$SMOKE_DIR/logs_check.py" "$SMOKE_LOGS_URL" "$NAMESPACE" "$@")" || rc=$?
+    case "$rc" in
+      0) break ;;
+      1) ((SECONDS < deadline)) || fail "timed out after ${WAIT_SECONDS}s waiting for $what: $out" ;;
+      *) fail "$what: $out" ;;
+    esac
+    sleep 0.5
+  done
+  LOGS_CHECKED="$out"
+  log "logs: $out"
+}
+
+# ---------------------------------------------------------------------------------------------
 # The exit trap.
 
 dump_diagnostics() {

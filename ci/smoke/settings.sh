@@ -23,6 +23,9 @@
 #   MONITORING_NAMESPACE [monitoring]  MONITORING_RELEASE [kube-prometheus-stack]
 #   PROM_OPERATOR_IMAGE, PROM_CONFIG_RELOADER_IMAGE, PROMETHEUS_IMAGE  (ci/monitoring-stack.sh)
 #   SMOKE_TRACING_ENDPOINT, SMOKE_TRACING_SPANS  a collector for the tracing check (optional)
+#   SMOKE_LOGS_URL          a VictoriaLogs the nodes' log agents send every pod's lines to (the
+#                           project's cluster: ci/cluster/up/log-store.sh); without it the log
+#                           steps are skipped and say so
 #   SMOKE_NODE_CONTROL      a command `CMD stop|start NODE` that takes a node down hard and back
 #                           (the project's cluster: ci/cluster/node.sh); without it the
 #                           node-loss step is skipped and says so
@@ -59,6 +62,7 @@ SMOKE_MONITORING="${SMOKE_MONITORING:-1}"
 SMOKE_TRACING_ENDPOINT="${SMOKE_TRACING_ENDPOINT:-}"
 SMOKE_TRACING_SPANS="${SMOKE_TRACING_SPANS:-}"
 SMOKE_NODE_CONTROL="${SMOKE_NODE_CONTROL:-}"
+SMOKE_LOGS_URL="${SMOKE_LOGS_URL:-}"
 SMOKE_REPORT="${SMOKE_REPORT:-}"
 SMOKE_STEP_TIMES="${SMOKE_STEP_TIMES:-}"
 MONITORING_NAMESPACE="${MONITORING_NAMESPACE:-monitoring}"

@@ -124,6 +124,54 @@ def test_smoke_proved_each_step(smoke: SmokeRun) -> None:
     )
 
 
+def test_smoke_found_the_pods_lines_in_the_log_store(smoke: SmokeRun) -> None:
+    """Every node's log agent sent its pods' lines to VictoriaLogs: the traced request's access
+    line found by its trace id with its fields and pod, exactly one line per request id, a line
+    the runtime split (over 16 KiB) and a traceback each as one record, and as many access lines
+    stored as the load client received responses while a pod was deleted."""
+    out = smoke.output
+    traced = re.search(
+        r"logs: trace ([0-9a-f]{32}) -> access line 'GET /items/7 200' from pod "
+        r"(production-api-\S+) \(namespace production-api-smoke, node pytest-\S+\): level=info"
+        r" status=200 duration_ms=[0-9.]+ path=/items/7 request_id=([0-9a-f]{32})"
+        r" span_id=[0-9a-f]{16}",
+        out,
+    )
+    assert traced, "no access line found by trace id"
+    assert re.search(
+        rf"tracing: span 'GET /items/\{{item_id\}}' of trace {traced[1]} from pod {traced[2]}", out
+    ), "the access line and the span name different pods or traces"
+    assert re.search(
+        rf"logs: request id {traced[3]} -> exactly one access line, .* of that trace", out
+    )
+    long_line = re.search(
+        r"logs: a (\d+)-byte record \(client field (\d+) bytes\) for request id smoke-long-\w+: "
+        r"one record, .*; the runtime wrote it as (\d+) parts \(((?:P )+F)\)",
+        out,
+    )
+    assert long_line, "no record of the line over 16 KiB (or the runtime did not split it)"
+    assert int(long_line[2]) >= 20000, long_line[0]
+    assert int(long_line[3]) >= 2, long_line[0]
+    traceback = re.search(
+        r"logs: a traceback of (\d+) lines \((\d+) frames, \d+ bytes\) as one record: "
+        r"level=error logger=app.error .*; "
+        r"the pod wrote 1 line\(s\), the store holds 1 record\(s\)",
+        out,
+    )
+    assert traceback, "no traceback stored as one record"
+    assert int(traceback[2]) >= 3, traceback[0]
+    window = re.search(
+        r"logs: the client received (\d+) responses, the store holds (\d+) access lines for them "
+        r"\(from (\d+) pods; deleted pod (\S+): (\d+), and its last line 'Finished server process",
+        out,
+    )
+    assert window, "no count of the deleted pod's window"
+    assert window[1] == window[2], window[0]
+    assert int(window[1]) >= 20, window[0]
+    # The deleted pod served a share of the load (3 s of it before the deletion).
+    assert int(window[5]) >= 5, window[0]
+
+
 def test_smoke_installed_released_charts_by_digest(smoke: SmokeRun) -> None:
     """The previous release, then the new one, from the cluster's OCI registry: the pods ran
     exactly the pushed digests, and the upgrade between them under load failed nothing."""
