@@ -7,8 +7,9 @@
 #   2. helm (Helm 4) and helm3 (Helm 3), built from source with the Go module proxy
 #   3. the helm-unittest plugin, built from ci/tools/ into $HELM_PLUGINS/unittest
 #   4. actionlint, helm-docs, helm-values-schema-json, otelcol-test (the tracing tests'
-#      OpenTelemetry Collector, built from ci/otelcol/) and dex-test (the authentication tests'
-#      OpenID Connect issuer, built from ci/dex/)
+#      OpenTelemetry Collector, built from ci/otelcol/), dex-test (the authentication tests'
+#      OpenID Connect issuer, built from ci/dex/) and traefik-test (the cluster smoke test's
+#      ingress and Gateway API controller, built from ci/traefik/)
 #   5. the project venv ($PY_VENV) from requirements-dev.lock (hash-checked, ci/venv.sh)
 #   6. checkov, in a venv of its own
 #   7. the test cluster's binaries (ci/cluster/build.sh) and the CRDs its smoke test installs
@@ -230,51 +231,31 @@ go_build_module() {
   report "$name" "$version" "installed ($((SECONDS - start)) s)"
 }
 
-# A minimal OpenTelemetry Collector for the tracing tests: its main package and go.mod are in
-# ci/otelcol/ (the Collector has no importable distribution; ocb generates the same shape).
-# Rebuilt when any file of that module changes.
-install_otelcol() {
-  local dir="$REPO_ROOT/ci/otelcol" mod=go.opentelemetry.io/collector/otelcol
-  local key version
-  key="$(cat "$dir/go.mod" "$dir/go.sum" "$dir"/*.go | sha256sum | cut -d' ' -f1)"
-  if [[ -x "$TOOLS_BIN/otelcol-test" ]] && stamp_is otelcol-test "$key"; then
-    report otelcol-test "$OTELCOL_VERSION" "already present"
-    return
-  fi
+# build_tools_module NAME VERSION DIR MODULE MODULE_VERSION PACKAGE LDFLAGS: builds PACKAGE
+# into $TOOLS_BIN/NAME inside DIR, a tools module of ours (ci/...) whose go.mod requires MODULE
+# at MODULE_VERSION (checked against ci/versions.env) and repeats what rules out `go install`
+# (the upstream go.mod's replace and exclude lines). Rebuilt when any file of that module
+# (go.mod, go.sum, its .go files) changes.
+build_tools_module() {
+  local name="$1" version="$2" dir="$REPO_ROOT/$3" mod="$4" want="$5" pkg="$6" ldflags="$7"
+  local key found file sources=("$dir/go.mod" "$dir/go.sum")
+  for file in "$dir"/*.go; do
+    [[ -f "$file" ]] && sources+=("$file")
+  done
+  key="$(cat "${sources[@]}" | sha256sum | cut -d' ' -f1)"
+  binary_is_current "$name" "$version" "$key" && return
   local start=$SECONDS
-  version="$(cd "$dir" && go list -m -f '{{.Version}}' "$mod")"
-  [[ "$version" == "$OTELCOL_VERSION" ]] ||
-    die "install-tools: ci/otelcol/go.mod requires $mod $version, ci/versions.env says $OTELCOL_VERSION"
+  found="$(cd "$dir" && go list -m -f '{{.Version}}' "$mod")"
+  [[ "$found" == "$want" ]] ||
+    die "install-tools: $3/go.mod requires $mod $found, ci/versions.env says $want"
   (
     cd "$dir"
-    run_logged go-build-otelcol-test go build "${GO_BUILD_FLAGS[@]}" \
-      -ldflags="-s -w -X main.version=$OTELCOL_VERSION" -o "$WORK/otelcol-test" .
+    run_logged "go-build-$name" go build "${GO_BUILD_FLAGS[@]}" -ldflags="-s -w $ldflags" \
+      -o "$WORK/$name" "$pkg"
   )
-  mv -f "$WORK/otelcol-test" "$TOOLS_BIN/otelcol-test"
-  stamp_write otelcol-test "$key"
-  report otelcol-test "$OTELCOL_VERSION" "installed ($((SECONDS - start)) s)"
-}
-
-# Dex, the OpenID Connect issuer of the authentication tests: its go.mod replaces its api/v2
-# module with a directory, so it is built from ci/dex/ (a tools module naming the published
-# api/v2 instead). Rebuilt when that module changes.
-install_dex() {
-  local dir="$REPO_ROOT/ci/dex" mod=github.com/dexidp/dex
-  local key version
-  key="$(cat "$dir/go.mod" "$dir/go.sum" | sha256sum | cut -d' ' -f1)"
-  binary_is_current dex-test "$DEX_VERSION" "$key" && return
-  local start=$SECONDS
-  version="$(cd "$dir" && go list -m -f '{{.Version}}' "$mod")"
-  [[ "$version" == "$DEX_MODULE_VERSION" ]] ||
-    die "install-tools: ci/dex/go.mod requires $mod $version, ci/versions.env says $DEX_MODULE_VERSION"
-  (
-    cd "$dir"
-    run_logged go-build-dex-test go build "${GO_BUILD_FLAGS[@]}" \
-      -ldflags="-s -w -X main.version=$DEX_VERSION" -o "$WORK/dex-test" "$mod/cmd/dex"
-  )
-  mv -f "$WORK/dex-test" "$TOOLS_BIN/dex-test"
-  stamp_write dex-test "$key"
-  report dex-test "$DEX_VERSION" "installed ($((SECONDS - start)) s)"
+  mv -f "$WORK/$name" "$TOOLS_BIN/$name"
+  stamp_write "$name" "$key"
+  report "$name" "$version" "installed ($((SECONDS - start)) s)"
 }
 
 install_go_tools() {
@@ -293,8 +274,19 @@ install_go_tools() {
   go_install crane "$CRANE_VERSION" \
     "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION" \
     "-X github.com/google/go-containerregistry/cmd/crane/cmd.Version=$CRANE_VERSION"
-  install_otelcol
-  install_dex
+  # A minimal OpenTelemetry Collector for the tracing tests: its main package is in ci/otelcol/
+  # (the Collector has no importable distribution; ocb generates the same shape).
+  build_tools_module otelcol-test "$OTELCOL_VERSION" ci/otelcol \
+    go.opentelemetry.io/collector/otelcol "$OTELCOL_VERSION" . "-X main.version=$OTELCOL_VERSION"
+  # Dex, the OpenID Connect issuer of the authentication tests: its go.mod replaces its api/v2
+  # module with a directory; ci/dex/ names the published api/v2 instead.
+  build_tools_module dex-test "$DEX_VERSION" ci/dex \
+    github.com/dexidp/dex "$DEX_MODULE_VERSION" github.com/dexidp/dex/cmd/dex \
+    "-X main.version=$DEX_VERSION"
+  # Traefik, the ingress and Gateway API controller of the cluster smoke test's TLS edge.
+  build_tools_module traefik-test "$TRAEFIK_VERSION" ci/traefik \
+    github.com/traefik/traefik/v3 "$TRAEFIK_VERSION" github.com/traefik/traefik/v3/cmd/traefik \
+    "-X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION"
 }
 
 # ---------------------------------------------------------------------------------------------
