@@ -7,7 +7,7 @@
 if edge_skipped; then return 0; fi
 
 CLIENT_URLS="https://$INGRESS_HOST/items/1 https://$GATEWAY_HOST/items/1" start_client edge-client
-old_pods="$(kc get pods -l "$APP_SELECTOR" -o name | sort | paste -sd' ' -)"
+old_pods="$(kc get pods -l "$APP_SELECTOR" --field-selector=status.phase=Running -o name | paste -sd' ' -)"
 hm upgrade "$RELEASE" "${CHART_ARGS[@]}" \
   --values "$CHART/values-staging.yaml" --values "$WORK/values-edge.yaml" "${IMAGE_ARGS[@]}" \
   --wait --timeout "$HELM_TIMEOUT" >/dev/null
