@@ -8,8 +8,10 @@
 #   3. the helm-unittest plugin, built from ci/tools/ into $HELM_PLUGINS/unittest
 #   4. actionlint, helm-docs, helm-values-schema-json, otelcol-test (the tracing tests'
 #      OpenTelemetry Collector, built from ci/otelcol/), dex-test (the authentication tests'
-#      OpenID Connect issuer, built from ci/dex/), and the test cluster's log aggregation:
-#      victoria-logs (the store, ci/victorialogs/) and otelcol-logs (the node agent, ci/logagent/)
+#      OpenID Connect issuer, built from ci/dex/), the test cluster's log aggregation:
+#      victoria-logs (the store, ci/victorialogs/) and otelcol-logs (the node agent,
+#      ci/logagent/), and traefik-test (the cluster smoke test's ingress and Gateway API
+#      controller, built from ci/traefik/)
 #   5. the project venv ($PY_VENV) from requirements-dev.lock (hash-checked, ci/venv.sh)
 #   6. checkov, in a venv of its own
 #   7. the test cluster's binaries (ci/cluster/build.sh) and the CRDs its smoke test installs
@@ -289,6 +291,11 @@ install_go_tools() {
     "-X github.com/VictoriaMetrics/VictoriaMetrics/lib/buildinfo.Version=victoria-logs-$VICTORIALOGS_VERSION"
   go_build_tools_module otelcol-logs "$OTELCOL_VERSION" logagent \
     go.opentelemetry.io/collector/otelcol "$OTELCOL_VERSION" . "-X main.version=$OTELCOL_VERSION"
+  # Traefik, the ingress and Gateway API controller of the cluster smoke test's TLS edge: its
+  # go.mod's replace and exclude lines rule out `go install`; ci/traefik/ repeats them.
+  go_build_tools_module traefik-test "$TRAEFIK_VERSION" traefik \
+    github.com/traefik/traefik/v3 "$TRAEFIK_VERSION" github.com/traefik/traefik/v3/cmd/traefik \
+    "-X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION"
 }
 
 # ---------------------------------------------------------------------------------------------

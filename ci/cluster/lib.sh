@@ -142,3 +142,21 @@ ready_or_exited() {
   shift
   "$@" >/dev/null 2>&1 || ! kill -0 "$pid" 2>/dev/null
 }
+
+# scratch_image NAME VERSION BINARY: builds localhost/NAME:VERSION-<binary digest> with podman
+# unless its store has it (FROM scratch, BINARY as /bin/NAME its entry point, user 65534) and
+# prints that name; for the images of the smoke test's own components (nothing can be pulled).
+scratch_image() {
+  local name="$1" version="$2" binary="$3" ref ctx
+  ref="localhost/$name:$version-$(sha256sum "$binary" | cut -c1-12)"
+  if ! "$REPO_ROOT/ci/podman.sh" image exists "$ref"; then
+    ctx="$(mktemp -d)"
+    cp "$binary" "$ctx/$name"
+    printf 'FROM scratch\nCOPY %s /bin/%s\nUSER 65534:65534\nENTRYPOINT ["/bin/%s"]\n' \
+      "$name" "$name" "$name" >"$ctx/Containerfile"
+    "$REPO_ROOT/ci/podman.sh" build --quiet --format docker --tag "$ref" \
+      --file "$ctx/Containerfile" "$ctx" >/dev/null
+    rm -rf "$ctx"
+  fi
+  printf '%s\n' "$ref"
+}

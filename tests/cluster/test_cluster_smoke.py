@@ -93,6 +93,7 @@ def test_cluster_smoke_passes(smoke: SmokeRun) -> None:
         "while node X was lost",
         "while the HPA scaled out (1 of 2)",
         "while the HPA scaled out (2 of 2)",
+        "through the HTTPS edge (Ingress and Gateway) during the upgrade prod -> staging",
         "during Helm 4's upgrade and rollback of a Helm 3 release",
     ], phases
     assert phases[0].startswith("during the upgrades dev -> staging -> prod"), phases[0]
@@ -170,6 +171,33 @@ def test_smoke_found_the_pods_lines_in_the_log_store(smoke: SmokeRun) -> None:
     assert int(window[1]) >= 20, window[0]
     # The deleted pod served a share of the load (3 s of it before the deletion).
     assert int(window[5]) >= 5, window[0]
+
+
+def test_smoke_proved_the_tls_edge(smoke: SmokeRun) -> None:
+    """Traefik (built from ci/traefik) served the release over HTTPS through its Ingress and
+    its Gateway API HTTPRoute, with the test leaf; plain HTTP, unknown hosts and unrouted paths
+    got the controller's answers, not the app's; the upgrade under load through that edge
+    failed nothing (test_cluster_smoke_passes)."""
+    out = smoke.output
+    assert re.search(r"edge: Traefik v3\.6\.\d+ on \S+ at 10\.96\.\d+\.\d+ .*restricted", out)
+    assert "GatewayClass traefik Accepted, Gateway edge Programmed" in out
+    assert re.search(r"gateway: \S+ and \S+-https-redirect Accepted, ResolvedRefs", out)
+    for host in ("ingress.production-api.test", "gateway.production-api.test"):
+        for path in ("/", "/health", "/items/42"):
+            assert f"GET https://{host}{path} -> 200" in out, (host, path)
+        assert f"GET https://{host}/metrics -> 404" in out, host
+        assert f"{host}: the test leaf served (verified against the test CA)" in out, host
+    assert re.search(
+        r"edge: 6 HTTPS requests answered 200 by the app through the Ingress and the Gateway",
+        out,
+    )
+    assert (
+        "plain HTTP: gateway.production-api.test -> 301 "
+        "https://gateway.production-api.test/items/42 (the chart's redirect route)"
+    ) in out
+    assert "plain HTTP: ingress.production-api.test -> the controller's 404" in out
+    assert "unknown host and unrouted path: the controller's 404, not the app's" in out
+    assert re.search(r"edge: every pod replaced \(\d+ before, 2 after\) behind the edge", out)
 
 
 def test_smoke_installed_released_charts_by_digest(smoke: SmokeRun) -> None:
