@@ -273,6 +273,9 @@ logs_check() {
   done
   LOGS_CHECKED="$out"
   log "logs: $out"
+}
+
+# ---------------------------------------------------------------------------------------------
 # The TLS edge (steps 24 to 26): Traefik, the Gateway and the test certificates.
 
 # edge_skipped: true (and says why) when no Traefik image was given.
