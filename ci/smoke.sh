@@ -16,7 +16,8 @@
 # trace id and request id (steps 27-29: numbered after the others, run where their data is).
 # With SMOKE_TRAEFIK_IMAGE the release is also served over HTTPS by Traefik, through its
 # Ingress and its Gateway API HTTPRoute, and upgraded under load through that edge (steps 24
-# to 26, run before the uninstall: their numbers are newer than their place).
+# to 26, run after the HPA's step: their numbers are newer than their place; step 20 leaves
+# the release without its readiness dependency, so they come before it).
 #
 # On failure: events, `describe` and logs of everything labelled app.kubernetes.io/instance,
 # then, as the last lines, the step that failed, its error and what it printed last.
@@ -66,10 +67,10 @@ run_step "kubectl drain of a node under load, the PodDisruptionBudget held" 16-d
 run_step "kubectl rollout restart under load" 17-rollout-restart-under-load
 run_step "a node lost under load" 18-node-lost
 run_step "the HPA scales out on CPU and back" 19-hpa-scales
-run_step "readiness follows a dependency (real kubelet probes)" 20-readiness-dependency
 run_step "TLS edge: Traefik, certificates, the Gateway" 24-edge-controller
 run_step "TLS edge: the Ingress and the HTTPRoute over HTTPS" 25-edge-https
 run_step "TLS edge: an upgrade under load through HTTPS" 26-edge-upgrade-under-load
+run_step "readiness follows a dependency (real kubelet probes)" 20-readiness-dependency
 run_step "helm uninstall leaves nothing behind" 21-uninstall
 run_step "Helm 3 to Helm 4: a live release upgraded and rolled back by Helm 4 under load" 22-helm3-to-helm4
 if [[ "$KEEP" == 1 ]]; then
