@@ -76,13 +76,16 @@ def one_access_line(url: str, namespace: str, field: str, value: str) -> dict[st
     return records[0]
 
 
-def check_traced(url: str, namespace: str, trace_id: str, parent_id: str, path: str) -> str:
+def check_traced(
+    url: str, namespace: str, trace_id: str, parent_id: str, path: str, route: str
+) -> str:
     record = one_access_line(url, namespace, "trace_id", trace_id)
     problems = []
     expected = {
         "level": "info",
         "method": "GET",
         "path": path,
+        "route": route,
         "status": "200",
         "k8s.namespace.name": namespace,
     }
@@ -106,6 +109,7 @@ def check_traced(url: str, namespace: str, trace_id: str, parent_id: str, path: 
     return (
         f"trace {trace_id} -> access line {describe(record)}: level={record['level']} "
         f"status={record['status']} duration_ms={record['duration_ms']} path={record['path']} "
+        f"route={record['route']} "
         f"request_id={record['request_id']} span_id={span_id}"
     )
 

@@ -134,7 +134,8 @@ def test_smoke_found_the_pods_lines_in_the_log_store(smoke: SmokeRun) -> None:
     traced = re.search(
         r"logs: trace ([0-9a-f]{32}) -> access line 'GET /items/7 200' from pod "
         r"(production-api-\S+) \(namespace production-api-smoke, node pytest-\S+\): level=info"
-        r" status=200 duration_ms=[0-9.]+ path=/items/7 request_id=([0-9a-f]{32})"
+        r" status=200 duration_ms=[0-9.]+ path=/items/7 route=/items/\{item_id\}"
+        r" request_id=([0-9a-f]{32})"
         r" span_id=[0-9a-f]{16}",
         out,
     )

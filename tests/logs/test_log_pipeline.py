@@ -140,6 +140,7 @@ def _access_line(request_id: str, path: str = "/items/7", **extra: object) -> st
             "message": f"GET {path} 200",
             "method": "GET",
             "path": path,
+            "route": "/items/{item_id}",
             "status": 200,
             "duration_ms": 1.234,
             "request_id": request_id,
@@ -187,7 +188,7 @@ def test_traced_access_line_found_by_trace_id_then_by_request_id(pipeline: Pipel
             _access_line("9f" * 16, trace_id=TRACE_ID, span_id=SPAN_ID, client="10.88.0.7:5"),
         ],
     )
-    out = pipeline.check("traced", TRACE_ID, PARENT_ID, "/items/7")
+    out = pipeline.check("traced", TRACE_ID, PARENT_ID, "/items/7", "/items/{item_id}")
     assert out.startswith(f"trace {TRACE_ID} -> access line 'GET /items/7 200' from pod ")
     assert f"request_id={'9f' * 16} span_id={SPAN_ID}" in out
     assert "(namespace production-api-smoke, node pytest-worker)" in out
