@@ -238,7 +238,7 @@ class RequestMiddleware:
                 self.metrics.observe(method, endpoint, status, duration, exemplar)
             level = self.probe_level if endpoint in PROBE_ENDPOINTS else logging.INFO
             if self.access.isEnabledFor(level):
-                fields = _access_fields(scope, status, duration, request_id)
+                fields = _access_fields(scope, endpoint, status, duration, request_id)
                 if trace_ids is not None:
                     fields["trace_id"], fields["span_id"] = trace_ids
                 log_access(self.access, level, fields)
@@ -247,14 +247,18 @@ class RequestMiddleware:
             REQUEST_ID.reset(token)
 
 
-def _access_fields(scope: Scope, status: int, duration: float, request_id: str) -> dict[str, Any]:
-    """The fields of an access line (see `log_access`)."""
+def _access_fields(
+    scope: Scope, route: str, status: int, duration: float, request_id: str
+) -> dict[str, Any]:
+    """The fields of an access line (see `log_access`). `route` is the route template (the
+    metrics' `endpoint` label, "unmatched" for none): bounded, so a log store can index it."""
     path = scope["path"]
     if len(path) > MAX_LOGGED_PATH:
         path = f"{path[:MAX_LOGGED_PATH]}...({len(path)} chars)"
     return {
         "method": scope["method"],
         "path": path,
+        "route": route,
         "status": status,
         "duration_ms": round(duration * 1000, 3),
         "request_id": request_id,

@@ -8,7 +8,10 @@
 #   3. the helm-unittest plugin, built from ci/tools/ into $HELM_PLUGINS/unittest
 #   4. actionlint, helm-docs, helm-values-schema-json, otelcol-test (the tracing tests'
 #      OpenTelemetry Collector, built from ci/otelcol/), dex-test (the authentication tests'
-#      OpenID Connect issuer, built from ci/dex/) and kind (built from ci/kind/tools/)
+#      OpenID Connect issuer, built from ci/dex/), the test cluster's log aggregation:
+#      victoria-logs (the store, ci/victorialogs/) and otelcol-logs (the node agent,
+#      ci/logagent/), traefik-test (the cluster smoke test's ingress and Gateway API
+#      controller, built from ci/traefik/), and kind (built from ci/kind/tools/)
 #   5. the project venv ($PY_VENV) from requirements-dev.lock (hash-checked, ci/venv.sh)
 #   6. checkov, in a venv of its own
 #   7. the test cluster's binaries (ci/cluster/build.sh) and the CRDs its smoke test installs
@@ -230,72 +233,30 @@ go_build_module() {
   report "$name" "$version" "installed ($((SECONDS - start)) s)"
 }
 
-# A minimal OpenTelemetry Collector for the tracing tests: its main package and go.mod are in
-# ci/otelcol/ (the Collector has no importable distribution; ocb generates the same shape).
-# Rebuilt when any file of that module changes.
-install_otelcol() {
-  local dir="$REPO_ROOT/ci/otelcol" mod=go.opentelemetry.io/collector/otelcol
-  local key version
-  key="$(cat "$dir/go.mod" "$dir/go.sum" "$dir"/*.go | sha256sum | cut -d' ' -f1)"
-  if [[ -x "$TOOLS_BIN/otelcol-test" ]] && stamp_is otelcol-test "$key"; then
-    report otelcol-test "$OTELCOL_VERSION" "already present"
-    return
-  fi
+# go_build_tools_module NAME VERSION DIR MODULE MODULE_VERSION PACKAGE [LDFLAGS]: builds PACKAGE
+# from the tools module ci/DIR (a go.mod naming the pinned MODULE, its go.sum, perhaps a main
+# package of its own) into $TOOLS_BIN/NAME. MODULE's version in that go.mod must be
+# MODULE_VERSION (ci/versions.env). Rebuilt when any file of the module changes.
+go_build_tools_module() {
+  local name="$1" version="$2" dir="$REPO_ROOT/ci/$3" mod="$4" want="$5" pkg="$6" ldflags="${7:-}"
+  local key found file files=("$dir/go.mod" "$dir/go.sum")
+  for file in "$dir"/*.go; do
+    [[ ! -e "$file" ]] || files+=("$file")
+  done
+  key="$(cat "${files[@]}" | sha256sum | cut -d' ' -f1)"
+  binary_is_current "$name" "$version" "$key" && return
   local start=$SECONDS
-  version="$(cd "$dir" && go list -m -f '{{.Version}}' "$mod")"
-  [[ "$version" == "$OTELCOL_VERSION" ]] ||
-    die "install-tools: ci/otelcol/go.mod requires $mod $version, ci/versions.env says $OTELCOL_VERSION"
+  found="$(cd "$dir" && go list -m -f '{{.Version}}' "$mod")"
+  [[ "$found" == "$want" ]] ||
+    die "install-tools: ci/$3/go.mod requires $mod $found, ci/versions.env says $want"
   (
     cd "$dir"
-    run_logged go-build-otelcol-test go build "${GO_BUILD_FLAGS[@]}" \
-      -ldflags="-s -w -X main.version=$OTELCOL_VERSION" -o "$WORK/otelcol-test" .
+    run_logged "go-build-$name" go build "${GO_BUILD_FLAGS[@]}" -ldflags="-s -w $ldflags" \
+      -o "$WORK/$name" "$pkg"
   )
-  mv -f "$WORK/otelcol-test" "$TOOLS_BIN/otelcol-test"
-  stamp_write otelcol-test "$key"
-  report otelcol-test "$OTELCOL_VERSION" "installed ($((SECONDS - start)) s)"
-}
-
-# Dex, the OpenID Connect issuer of the authentication tests: its go.mod replaces its api/v2
-# module with a directory, so it is built from ci/dex/ (a tools module naming the published
-# api/v2 instead). Rebuilt when that module changes.
-install_dex() {
-  local dir="$REPO_ROOT/ci/dex" mod=github.com/dexidp/dex
-  local key version
-  key="$(cat "$dir/go.mod" "$dir/go.sum" | sha256sum | cut -d' ' -f1)"
-  binary_is_current dex-test "$DEX_VERSION" "$key" && return
-  local start=$SECONDS
-  version="$(cd "$dir" && go list -m -f '{{.Version}}' "$mod")"
-  [[ "$version" == "$DEX_MODULE_VERSION" ]] ||
-    die "install-tools: ci/dex/go.mod requires $mod $version, ci/versions.env says $DEX_MODULE_VERSION"
-  (
-    cd "$dir"
-    run_logged go-build-dex-test go build "${GO_BUILD_FLAGS[@]}" \
-      -ldflags="-s -w -X main.version=$DEX_VERSION" -o "$WORK/dex-test" "$mod/cmd/dex"
-  )
-  mv -f "$WORK/dex-test" "$TOOLS_BIN/dex-test"
-  stamp_write dex-test "$key"
-  report dex-test "$DEX_VERSION" "installed ($((SECONDS - start)) s)"
-}
-
-# kind (sigs.k8s.io/kind), for the kind smoke test on podman: built from ci/kind/tools, a
-# tools module whose go.sum pins kind's dependencies. Rebuilt when that module changes.
-install_kind() {
-  local dir="$REPO_ROOT/ci/kind/tools" mod=sigs.k8s.io/kind
-  local key version
-  key="$(cat "$dir/go.mod" "$dir/go.sum" | sha256sum | cut -d' ' -f1)"
-  binary_is_current kind "$KIND_VERSION" "$key" && return
-  local start=$SECONDS
-  version="$(cd "$dir" && go list -m -f '{{.Version}}' "$mod")"
-  [[ "$version" == "$KIND_VERSION" ]] ||
-    die "install-tools: ci/kind/tools/go.mod requires $mod $version, ci/versions.env says $KIND_VERSION"
-  (
-    cd "$dir"
-    run_logged go-build-kind go build "${GO_BUILD_FLAGS[@]}" -ldflags="-s -w" \
-      -o "$WORK/kind" "$mod"
-  )
-  mv -f "$WORK/kind" "$TOOLS_BIN/kind"
-  stamp_write kind "$key"
-  report kind "$KIND_VERSION" "installed ($((SECONDS - start)) s)"
+  mv -f "$WORK/$name" "$TOOLS_BIN/$name"
+  stamp_write "$name" "$key"
+  report "$name" "$version" "installed ($((SECONDS - start)) s)"
 }
 
 install_go_tools() {
@@ -314,9 +275,30 @@ install_go_tools() {
   go_install crane "$CRANE_VERSION" \
     "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION" \
     "-X github.com/google/go-containerregistry/cmd/crane/cmd.Version=$CRANE_VERSION"
-  install_otelcol
-  install_dex
-  install_kind
+  # The tracing tests' minimal OpenTelemetry Collector: its main package and go.mod are in
+  # ci/otelcol/ (the Collector has no importable distribution; ocb generates the same shape).
+  go_build_tools_module otelcol-test "$OTELCOL_VERSION" otelcol \
+    go.opentelemetry.io/collector/otelcol "$OTELCOL_VERSION" . "-X main.version=$OTELCOL_VERSION"
+  # Dex, the authentication tests' OpenID Connect issuer: its go.mod replaces its api/v2 module
+  # with a directory, so it is built from ci/dex/ (naming the published api/v2 instead).
+  go_build_tools_module dex-test "$DEX_VERSION" dex github.com/dexidp/dex "$DEX_MODULE_VERSION" \
+    github.com/dexidp/dex/cmd/dex "-X main.version=$DEX_VERSION"
+  # The test cluster's log aggregation: VictoriaLogs (the store) and otelcol-logs (the node
+  # agent, the same Collector release with the contrib filelog receiver).
+  go_build_tools_module victoria-logs "$VICTORIALOGS_VERSION" victorialogs \
+    github.com/VictoriaMetrics/VictoriaLogs "$VICTORIALOGS_VERSION" \
+    github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs \
+    "-X github.com/VictoriaMetrics/VictoriaMetrics/lib/buildinfo.Version=victoria-logs-$VICTORIALOGS_VERSION"
+  go_build_tools_module otelcol-logs "$OTELCOL_VERSION" logagent \
+    go.opentelemetry.io/collector/otelcol "$OTELCOL_VERSION" . "-X main.version=$OTELCOL_VERSION"
+  # Traefik, the ingress and Gateway API controller of the cluster smoke test's TLS edge: its
+  # go.mod's replace and exclude lines rule out `go install`; ci/traefik/ repeats them.
+  go_build_tools_module traefik-test "$TRAEFIK_VERSION" traefik \
+    github.com/traefik/traefik/v3 "$TRAEFIK_VERSION" github.com/traefik/traefik/v3/cmd/traefik \
+    "-X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION"
+  # kind, for the kind smoke test on podman: ci/kind/tools's go.sum pins its dependencies.
+  go_build_tools_module kind "$KIND_VERSION" kind/tools sigs.k8s.io/kind "$KIND_VERSION" \
+    sigs.k8s.io/kind
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ NEEDS_BY_PATH = {
     "tests/chart/": ("toolchain",),
     "tests/monitoring/": ("toolchain",),
     "tests/lint/": ("toolchain",),
+    "tests/logs/": ("toolchain",),
     "tests/bench/": ("toolchain",),
     "tests/reliability/test_bad_values_corpus.py": ("toolchain",),
     "tests/reliability/test_checkov_policy.py": ("toolchain",),
@@ -93,7 +94,10 @@ def free_port() -> int:
 def start_app() -> Iterator[Callable[..., AppProcess]]:
     """Factory `start_app(port=None, *, wait=True, ready_timeout=30, **env) -> AppProcess`.
 
-    Processes still running at teardown are stopped by PID.
+    The drain after SIGTERM (SHUTDOWN_DRAIN_SECONDS, 5 s by default: the time Kubernetes
+    takes to drop a stopping pod from the endpoints) is 0 unless the test sets it: nothing on
+    loopback needs it, and each stop would wait it out. Processes still running at teardown
+    are stopped by PID.
     """
     started: list[AppProcess] = []
 
@@ -104,6 +108,7 @@ def start_app() -> Iterator[Callable[..., AppProcess]]:
         ready_timeout: float = DEFAULT_READY_TIMEOUT,
         **env: object,
     ) -> AppProcess:
+        env.setdefault("SHUTDOWN_DRAIN_SECONDS", 0)
         proc = appproc.launch_app(port, wait=wait, ready_timeout=ready_timeout, **env)
         started.append(proc)
         return proc

@@ -71,8 +71,8 @@ shim_pids() {
 # 1. The daemons, clients first, etcd last; per node: kube-proxy-n0, kubelet-n0, ...
 if [[ -d "$S/pids" ]]; then
   say "stopping the cluster's processes"
-  for name in coredns metrics-server 'kube-proxy-*' 'kubelet-*' kube-scheduler \
-    kube-controller-manager kube-apiserver collector registry 'containerd-*' etcd; do
+  for name in 'logagent-*' coredns metrics-server 'kube-proxy-*' 'kubelet-*' kube-scheduler \
+    kube-controller-manager kube-apiserver collector log-store registry 'containerd-*' etcd; do
     for pid_file in "$S/pids/"$name.pid; do
       [[ -f "$pid_file" ]] || continue
       pid="$(<"$pid_file")"

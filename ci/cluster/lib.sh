@@ -10,10 +10,10 @@
 #   CLUSTER_NODES  [3]  1 to 3: the control-plane node, then workers
 #
 # Every node is a network namespace of its own with its containerd, kubelet and kube-proxy,
-# its pod bridge and a /24 of pods; the control-plane node also runs etcd, the control plane,
-# CoreDNS, the registry, the collector and metrics-server. With more than one node, a
-# namespace of their own holds the bridge that joins the nodes, and every node routes the
-# other nodes' pod ranges through it (what kindnetd does). Nothing routes or masquerades out
+# its pod bridge and a /24 of pods, and its log agent; the control-plane node also runs etcd,
+# the control plane, CoreDNS, the registry, the collector, the log store and metrics-server.
+# With more than one node, a namespace of their own holds the bridge that joins the nodes, and
+# every node routes the other nodes' pod ranges through it (what kindnetd does). Nothing routes or masquerades out
 # of the cluster: its only addresses are loopback, the pod bridges and the node links.
 
 # shellcheck source=ci/lib.sh
@@ -57,6 +57,10 @@ CLUSTER_REGISTRY="$CONTROL_PLANE_IP:5000"
 # The cluster's OpenTelemetry collector (ci/otelcol): OTLP/HTTP for the pods, received spans
 # as OTLP JSON lines in $CLUSTER_STATE/traces/spans.jsonl.
 CLUSTER_OTLP_ENDPOINT="http://$CONTROL_PLANE_IP:4318"
+# The cluster's log store (VictoriaLogs, data under $CLUSTER_STATE/logstore): every node's
+# log agent (ci/logagent, otelcol-logs) sends its pods' lines here over OTLP/HTTP; queries
+# are LogsQL on $CLUSTER_LOGS_URL/select/logsql/query.
+CLUSTER_LOGS_URL="http://$CONTROL_PLANE_IP:9428"
 
 # Global (not per network namespace) sysctls the kubelets set at start-up, and the inotify
 # limit up.sh raises (every kubelet and containerd takes instances of it); down.sh restores
@@ -137,4 +141,22 @@ ready_or_exited() {
   local pid="$1"
   shift
   "$@" >/dev/null 2>&1 || ! kill -0 "$pid" 2>/dev/null
+}
+
+# scratch_image NAME VERSION BINARY: builds localhost/NAME:VERSION-<binary digest> with podman
+# unless its store has it (FROM scratch, BINARY as /bin/NAME its entry point, user 65534) and
+# prints that name; for the images of the smoke test's own components (nothing can be pulled).
+scratch_image() {
+  local name="$1" version="$2" binary="$3" ref ctx
+  ref="localhost/$name:$version-$(sha256sum "$binary" | cut -c1-12)"
+  if ! "$REPO_ROOT/ci/podman.sh" image exists "$ref"; then
+    ctx="$(mktemp -d)"
+    cp "$binary" "$ctx/$name"
+    printf 'FROM scratch\nCOPY %s /bin/%s\nUSER 65534:65534\nENTRYPOINT ["/bin/%s"]\n' \
+      "$name" "$name" "$name" >"$ctx/Containerfile"
+    "$REPO_ROOT/ci/podman.sh" build --quiet --format docker --tag "$ref" \
+      --file "$ctx/Containerfile" "$ctx" >/dev/null
+    rm -rf "$ctx"
+  fi
+  printf '%s\n' "$ref"
 }

@@ -2,8 +2,9 @@
 # One node's daemons, for ci/cluster/up.sh (step up/nodes.sh) and ci/cluster/node.sh: its
 # containerd (its own root, state, sockets and CNI bridge; runc with cgroupfs; the pause image
 # imported), kubelet (its own certificates, root and pod log directories, cgroup root) and
-# kube-proxy (iptables), each in the node's network namespace. The functions act on the node
-# chosen by node_select (ci/cluster/lib.sh). Sourced after ci/cluster/lib.sh.
+# kube-proxy (iptables), each in the node's network namespace, and its log agent (otelcol-logs:
+# the node's pod log files to the log store). The functions act on the node chosen by
+# node_select (ci/cluster/lib.sh). Sourced after ci/cluster/lib.sh.
 
 S="$CLUSTER_STATE"
 PKI="$S/pki"
@@ -48,7 +49,7 @@ node_cgroup() {
 # node_configure: the selected node's directories and configuration files.
 node_configure() {
   local d="$NODE_DIR"
-  mkdir -p "$d"/{config,containerd,cni/net.d,cni/ipam,kubelet,pod-logs}
+  mkdir -p "$d"/{config,containerd,cni/net.d,cni/ipam,kubelet,pod-logs,logagent}
   node_cgroup
   cat >"$d/cni/net.d/10-$CNI_NETWORK.conflist" <<EOF
 {
@@ -165,10 +166,17 @@ conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeou
 EOF
 }
 
-# node_start: the selected node's containerd (with the pause image), kubelet and kube-proxy,
-# each waited for; not the node's Ready condition (node_ready).
+# node_start: the selected node's log agent, containerd (with the pause image), kubelet and
+# kube-proxy, each waited for; not the node's Ready condition (node_ready).
 node_start() {
   local id="$NODE_ID" netns="$NODE_NETNS" d="$NODE_DIR"
+  # The log agent (ci/logagent/config.yaml, copied by up/log-store.sh) tails the node's pod log
+  # directory from before the first pod; its read offsets in $d/logagent let a restarted agent
+  # (node.sh stop and start) go on where it stopped. Ready once its offset store is open.
+  LOGAGENT_INCLUDE="$d/pod-logs/*/*/*.log" LOGAGENT_STORAGE="$d/logagent" \
+    LOGAGENT_ENDPOINT="$CLUSTER_LOGS_URL/insert/opentelemetry/v1/logs" LOGAGENT_NODE="$NODE_NAME" \
+    start "logagent-$id" "$netns" "$TOOLS_BIN/otelcol-logs" --config "$S/config/logagent.yaml"
+  wait_for "logagent-$id" "its offset store" compgen -G "$d/logagent/receiver_*"
   start "containerd-$id" "$netns" containerd --config "$d/config/containerd.toml"
   wait_for "containerd-$id" "API" node_ctr "$NODE_INDEX" version
   node_ctr "$NODE_INDEX" images import "$PAUSE_TAR" >/dev/null

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Takes a worker node of the running test cluster down hard, or brings it back: the smoke
 # test's "a node lost" step (SMOKE_NODE_CONTROL).
-#   stop   kills the node's kubelet, containerd and kube-proxy (SIGKILL, as a power cut does)
-#          and takes its link to the other nodes down. Its pods keep running under their shims,
+#   stop   kills the node's kubelet, containerd, kube-proxy and log agent (SIGKILL, as a power
+#          cut does) and takes its link to the other nodes down. Its pods keep running under their shims,
 #          but nothing reaches them and nothing reports on them any more.
 #   start  brings the link up and starts the daemons again; returns when the node is Ready.
 #
@@ -31,13 +31,13 @@ done
 
 case "$action" in
   stop)
-    for daemon in kubelet containerd kube-proxy; do
+    for daemon in kubelet containerd kube-proxy logagent; do
       pid_file="$S/pids/$daemon-$NODE_ID.pid"
       [[ -f "$pid_file" ]] || continue
       kill -KILL "$(<"$pid_file")" 2>/dev/null || true
     done
     ip -n "$LINKS_NETNS" link set "pa-$NODE_ID" down
-    cluster_log "$NODE_NAME stopped: kubelet, containerd and kube-proxy killed, link down"
+    cluster_log "$NODE_NAME stopped: kubelet, containerd, kube-proxy and log agent killed, link down"
     ;;
   start)
     ip -n "$LINKS_NETNS" link set "pa-$NODE_ID" up

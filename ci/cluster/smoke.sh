@@ -3,9 +3,10 @@
 # project's own single-node cluster: ci/cluster/up.sh, build the image with podman on the
 # local base image (as `LOCAL_BASE=1 make image` does), publish it and the chart, and the
 # previous release's, to the cluster's OCI registry (ci/cluster/release.sh), build and load
-# the monitoring images, run ci/smoke.sh inside the cluster's network namespace (installing
-# the released charts from oci://, images pinned by digest and pulled by the node, CRDs from
-# the tool cache), then ci/cluster/down.sh (also on failure or Ctrl-C).
+# the monitoring images and the TLS edge's (Traefik), run ci/smoke.sh inside the cluster's
+# network namespace (installing the released charts from oci://, images pinned by digest and
+# pulled by the node, CRDs from the tool cache), then ci/cluster/down.sh (also on failure or
+# Ctrl-C).
 #
 # The whole output is also kept in $CLUSTER_STATE/smoke.log (down.sh keeps it). On failure
 # the last lines name the step that failed, its error and what it printed last, then the
@@ -126,11 +127,17 @@ if [[ "${SMOKE_MONITORING:-1}" == 1 ]]; then
   done
 fi
 
+# The TLS edge's controller: Traefik built by ci/install-tools.sh (ci/traefik), FROM scratch.
+step "edge controller image (Traefik $TRAEFIK_VERSION)"
+[[ -x "$TOOLS_BIN/traefik-test" ]] || fail "$TOOLS_BIN/traefik-test missing: run ci/install-tools.sh"
+traefik_image="$(scratch_image traefik "$TRAEFIK_VERSION" "$TOOLS_BIN/traefik-test")"
+"$REPO_ROOT/ci/cluster/load-image.sh" "$traefik_image"
+
 step "ci/smoke.sh"
 SMOKE_REPORT="$smoke_report" SMOKE_STEP_TIMES="$smoke_times" KEEP="$KEEP_CLUSTER" \
   KUBECONFIG="$CLUSTER_KUBECONFIG" PATH="$CLUSTER_BIN:$PATH" IMAGE_PULL_POLICY=IfNotPresent \
   SMOKE_TRACING_ENDPOINT="$CLUSTER_OTLP_ENDPOINT" SMOKE_TRACING_SPANS="$CLUSTER_STATE/traces/spans.jsonl" \
   PROM_CRDS="$prom_crds" GATEWAY_CRDS="$gateway_crds" \
-  SMOKE_NODE_CONTROL="$REPO_ROOT/ci/cluster/node.sh" \
-  HELM_PLAIN_HTTP=1 SMOKE_HELM3="$TOOLS_BIN/helm3" \
+  SMOKE_NODE_CONTROL="$REPO_ROOT/ci/cluster/node.sh" SMOKE_LOGS_URL="$CLUSTER_LOGS_URL" \
+  HELM_PLAIN_HTTP=1 SMOKE_HELM3="$TOOLS_BIN/helm3" SMOKE_TRAEFIK_IMAGE="$traefik_image" \
   in_netns "$REPO_ROOT/ci/smoke.sh"

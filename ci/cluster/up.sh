@@ -18,8 +18,9 @@
 #
 # An OCI registry runs beside the control plane at $CLUSTER_REGISTRY (crane registry serve;
 # blobs on disk under $CLUSTER_STATE/registry), and every node's containerd pulls from it over
-# plain HTTP; and an OpenTelemetry collector at $CLUSTER_OTLP_ENDPOINT writes the spans it
-# receives to $CLUSTER_STATE/traces/spans.jsonl.
+# plain HTTP; an OpenTelemetry collector at $CLUSTER_OTLP_ENDPOINT writes the spans it
+# receives to $CLUSTER_STATE/traces/spans.jsonl; and a log store (VictoriaLogs) at
+# $CLUSTER_LOGS_URL receives every pod's lines from a log agent on each node (otelcol-logs).
 #
 # The steps are the files of ci/cluster/up/, sourced in the order below; they share this
 # script's variables and helpers (ci/cluster/lib.sh, ci/cluster/node-lib.sh).
@@ -38,7 +39,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 for bin in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl coredns pause; do
   [[ -x "$CLUSTER_BIN/$bin" ]] || cluster_die "$CLUSTER_BIN/$bin missing: run ci/install-tools.sh"
 done
-for tool in crane otelcol-test metrics-server; do
+for tool in crane otelcol-test metrics-server victoria-logs otelcol-logs; do
   [[ -x "$TOOLS_BIN/$tool" ]] || cluster_die "$TOOLS_BIN/$tool missing: run ci/install-tools.sh"
 done
 for tool in containerd ctr runc etcd ip nsenter setsid iptables conntrack openssl curl findmnt; do
@@ -77,11 +78,13 @@ source "$UP_STEPS/network.sh"
 source "$UP_STEPS/control-plane.sh"
 # shellcheck source=ci/cluster/up/registry-collector.sh
 source "$UP_STEPS/registry-collector.sh"
+# shellcheck source=ci/cluster/up/log-store.sh
+source "$UP_STEPS/log-store.sh"
 # shellcheck source=ci/cluster/up/nodes.sh
 source "$UP_STEPS/nodes.sh"
 # shellcheck source=ci/cluster/up/addons.sh
 source "$UP_STEPS/addons.sh"
 
 cluster_log "ready in ${SECONDS}s: $CLUSTER_NODES node(s)"
-printf 'KUBECONFIG=%s\nCLUSTER_NETNS=%s\nCLUSTER_REGISTRY=%s\nCLUSTER_OTLP_ENDPOINT=%s\n' \
-  "$CLUSTER_KUBECONFIG" "$CLUSTER_NETNS" "$CLUSTER_REGISTRY" "$CLUSTER_OTLP_ENDPOINT"
+printf 'KUBECONFIG=%s\nCLUSTER_NETNS=%s\nCLUSTER_REGISTRY=%s\nCLUSTER_OTLP_ENDPOINT=%s\nCLUSTER_LOGS_URL=%s\n' \
+  "$CLUSTER_KUBECONFIG" "$CLUSTER_NETNS" "$CLUSTER_REGISTRY" "$CLUSTER_OTLP_ENDPOINT" "$CLUSTER_LOGS_URL"

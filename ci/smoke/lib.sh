@@ -199,17 +199,24 @@ prom_targets() {
 # dependency use by name).
 
 # start_client NAME [INTERVAL]: starts the client pod NAME on HELPER_NODE, sending a request
-# every INTERVAL [LOAD_INTERVAL] seconds, and waits until it has sent one.
+# every INTERVAL [LOAD_INTERVAL] seconds, and waits until it has sent one. It sends them to
+# SERVICE_URL; through the TLS edge, with CLIENT_URLS (https:// URLs, in turn), the client
+# trusts EDGE_CA and resolves the test hosts to EDGE_IP (the pod's /etc/hosts).
 start_client() {
-  local name="$RELEASE-$1" interval="${2:-$LOAD_INTERVAL}"
+  local name="$RELEASE-$1" interval="${2:-$LOAD_INTERVAL}" ca_args=() ca_file="" aliases="[]"
+  if [[ -n "${CLIENT_URLS:-}" ]]; then
+    ca_args=(--from-file=ca.crt="$EDGE_CA")
+    ca_file=/smoke/ca.crt
+    aliases="[{ip: \"$EDGE_IP\", hostnames: [$INGRESS_HOST, $GATEWAY_HOST]}]"
+  fi
   kc delete pod "$name" --ignore-not-found --wait=true >/dev/null
   kc create configmap "$RELEASE-smoke-load-client" --dry-run=client -o yaml \
-    --from-file=load_client.py="$SMOKE_DIR/load_client.py" |
+    --from-file=load_client.py="$SMOKE_DIR/load_client.py" "${ca_args[@]}" |
     kubectl label --local -f - -o yaml "$HELPER_SELECTOR" | kc apply -f - >/dev/null
   manifest load-client NAME="$name" RELEASE="$RELEASE" IMAGE="$IMAGE_REF" \
-    IMAGE_PULL_POLICY="$IMAGE_PULL_POLICY" URL="$SERVICE_URL" \
-    MAX_SECONDS="$LOAD_MAX_SECONDS" INTERVAL="$interval" NODE_SELECTOR="$NODE_SELECTOR" |
-    kc apply -f - >/dev/null
+    IMAGE_PULL_POLICY="$IMAGE_PULL_POLICY" URL="${CLIENT_URLS:-$SERVICE_URL}" CA_FILE="$ca_file" \
+    HOST_ALIASES="$aliases" MAX_SECONDS="$LOAD_MAX_SECONDS" INTERVAL="$interval" \
+    NODE_SELECTOR="$NODE_SELECTOR" | kc apply -f - >/dev/null
   kc wait --for=condition=Ready "pod/$name" --timeout="${WAIT_SECONDS}s" >/dev/null
   until_true 60 "client pod $name to send a request" client_started "$name"
 }
@@ -240,6 +247,62 @@ stop_client() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# The log store (SMOKE_LOGS_URL): ci/smoke/logs_check.py's checks.
+
+# no_log_store WHAT: true (and says why WHAT is skipped) when no log store is configured.
+no_log_store() {
+  [[ -z "$SMOKE_LOGS_URL" ]] || return 1
+  log "skipped: $1 needs a log store fed by the nodes' log agents (SMOKE_LOGS_URL is not set)"
+}
+
+# logs_check WHAT CHECK ARGS...: the CHECK of ci/smoke/logs_check.py on the records of the
+# namespace, retried while they are not (all) in the store yet; fails the step with what it
+# printed when they are wrong, or after WAIT_SECONDS. Logs its line, also left in LOGS_CHECKED.
+logs_check() {
+  local what="$1" out rc deadline=$((SECONDS + WAIT_SECONDS))
+  shift
+  while :; do
+    rc=0
+    out="$(python3 "$SMOKE_DIR/logs_check.py" "$SMOKE_LOGS_URL" "$NAMESPACE" "$@")" || rc=$?
+    case "$rc" in
+      0) break ;;
+      1) ((SECONDS < deadline)) || fail "timed out after ${WAIT_SECONDS}s waiting for $what: $out" ;;
+      *) fail "$what: $out" ;;
+    esac
+    sleep 0.5
+  done
+  LOGS_CHECKED="$out"
+  log "logs: $out"
+}
+
+# ---------------------------------------------------------------------------------------------
+# The TLS edge (steps 24 to 26): Traefik, the Gateway and the test certificates.
+
+# edge_skipped: true (and says why) when no Traefik image was given.
+edge_skipped() {
+  [[ -z "$SMOKE_TRAEFIK_IMAGE" ]] || return 1
+  log "skipped: the TLS edge needs a Traefik image the nodes have (SMOKE_TRAEFIK_IMAGE)"
+}
+
+# edge_manifest: manifests/edge.yaml as step 24 applies it (and the exit trap deletes it).
+edge_manifest() {
+  manifest edge EDGE_NAMESPACE="$EDGE_NAMESPACE" NAME="$RELEASE-smoke-edge" \
+    IMAGE="$SMOKE_TRAEFIK_IMAGE" NODE_SELECTOR="$NODE_SELECTOR" GATEWAY_HOST="$GATEWAY_HOST" \
+    TLS_SECRET="$EDGE_TLS_SECRET" NAMESPACE="$NAMESPACE"
+}
+
+# edge_get URL [CURL_ARGS...]: GET URL through the controller's Service (its host resolved to
+# EDGE_IP), trusting the test CA; the body goes to $WORK/body, the status code to stdout.
+edge_get() {
+  local url="$1" host
+  host="${url#*://}"
+  host="${host%%/*}"
+  curl --silent --show-error --max-time 10 --cacert "$EDGE_CA" \
+    --resolve "$host:443:$EDGE_IP" --resolve "$host:80:$EDGE_IP" \
+    --output "$WORK/body" --write-out '%{http_code}' "${@:2}" "$url"
+}
+
+# ---------------------------------------------------------------------------------------------
 # The exit trap.
 
 dump_diagnostics() {
@@ -253,6 +316,12 @@ dump_diagnostics() {
     kc describe deployments,replicasets,pods,services -l "$SELECTOR" || true
     kc logs -l "$SELECTOR" --all-containers --prefix --tail=200 || true
     kc logs -l "$SELECTOR" --all-containers --prefix --tail=100 --previous 2>/dev/null || true
+    if [[ -n "$EDGE_CA" ]]; then
+      kubectl --namespace "$EDGE_NAMESPACE" get all,gateways -o wide || true
+      kubectl --namespace "$EDGE_NAMESPACE" describe gateways || true
+      kc describe ingresses,httproutes || true
+      kubectl --namespace "$EDGE_NAMESPACE" logs deployment/traefik --tail=100 || true
+    fi
   } >&2
 }
 
@@ -276,6 +345,9 @@ smoke_cleanup() {
     kubectl delete namespace "$NAMESPACE" --ignore-not-found --wait=false >/dev/null 2>&1
     if [[ "$SMOKE_MONITORING" == 1 ]]; then
       "$REPO_ROOT/ci/monitoring-stack.sh" down >/dev/null 2>&1
+    fi
+    if [[ -n "$EDGE_CA" ]]; then
+      edge_manifest | kubectl delete -f - --ignore-not-found --wait=false >/dev/null 2>&1
     fi
   fi
   [[ -n "$SMOKE_STEP_TIMES" ]] && steps_times >"$SMOKE_STEP_TIMES"

@@ -23,9 +23,17 @@
 #   MONITORING_NAMESPACE [monitoring]  MONITORING_RELEASE [kube-prometheus-stack]
 #   PROM_OPERATOR_IMAGE, PROM_CONFIG_RELOADER_IMAGE, PROMETHEUS_IMAGE  (ci/monitoring-stack.sh)
 #   SMOKE_TRACING_ENDPOINT, SMOKE_TRACING_SPANS  a collector for the tracing check (optional)
+#   SMOKE_LOGS_URL          a VictoriaLogs the nodes' log agents send every pod's lines to (the
+#                           project's cluster: ci/cluster/up/log-store.sh); without it the log
+#                           steps are skipped and say so
 #   SMOKE_NODE_CONTROL      a command `CMD stop|start NODE` that takes a node down hard and back
 #                           (the project's cluster: ci/cluster/node.sh); without it the
 #                           node-loss step is skipped and says so
+#   SMOKE_TRAEFIK_IMAGE     a Traefik v3.6 image the nodes have (the project's cluster builds it
+#                           from ci/traefik): the TLS edge steps run it as the ingress and
+#                           Gateway API controller; without it they are skipped and say so. They
+#                           reach its Service's ClusterIP from where this script runs
+#   EDGE_NAMESPACE [<RELEASE>-edge]  the controller's namespace, with its Gateway
 #   KEEP=1                  after proving the uninstall, install the release again (prod
 #                           overlay, the chart every upgrade installs) and leave it running
 #   SMOKE_REPORT            a file for the failure report (failed step, its error, its output)
@@ -59,8 +67,11 @@ SMOKE_MONITORING="${SMOKE_MONITORING:-1}"
 SMOKE_TRACING_ENDPOINT="${SMOKE_TRACING_ENDPOINT:-}"
 SMOKE_TRACING_SPANS="${SMOKE_TRACING_SPANS:-}"
 SMOKE_NODE_CONTROL="${SMOKE_NODE_CONTROL:-}"
+SMOKE_LOGS_URL="${SMOKE_LOGS_URL:-}"
 SMOKE_REPORT="${SMOKE_REPORT:-}"
 SMOKE_STEP_TIMES="${SMOKE_STEP_TIMES:-}"
+SMOKE_TRAEFIK_IMAGE="${SMOKE_TRAEFIK_IMAGE:-}"
+EDGE_NAMESPACE="${EDGE_NAMESPACE:-$RELEASE-edge}"
 MONITORING_NAMESPACE="${MONITORING_NAMESPACE:-monitoring}"
 MONITORING_RELEASE="${MONITORING_RELEASE:-kube-prometheus-stack}"
 export MONITORING_NAMESPACE MONITORING_RELEASE
@@ -95,3 +106,13 @@ SERVICE=""      # service/<name>
 SERVICE_PORT="" # its http port
 SERVICE_URL=""  # http://<ClusterIP>:<port>/items/1, for the load clients
 JOB=""          # the Prometheus Operator's job label: the Service's name
+
+# The TLS edge (steps 24 to 26): the test hosts, both named by the leaf certificate, its
+# kubernetes.io/tls Secret (in the release's namespace for the Ingress, in EDGE_NAMESPACE for
+# the Gateway), and what step 24 finds out: the CA file the clients trust, the controller's
+# Service address.
+INGRESS_HOST="ingress.$RELEASE.test"
+GATEWAY_HOST="gateway.$RELEASE.test"
+EDGE_TLS_SECRET="$RELEASE-edge-tls"
+EDGE_CA=""
+EDGE_IP=""

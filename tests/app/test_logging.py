@@ -35,6 +35,7 @@ async def test_access_line_has_every_field(
     assert line["message"] == "GET /items/7 200"
     assert line["method"] == "GET"
     assert line["path"] == "/items/7"
+    assert line["route"] == "/items/{item_id}"
     assert line["status"] == 200
     assert isinstance(line["duration_ms"], float)
     assert line["duration_ms"] >= 0

@@ -119,6 +119,7 @@ def test_all_on_renders_every_kind(helm_bin: str) -> None:
         [
             "Deployment",
             "HTTPRoute",
+            "HTTPRoute",
             "HorizontalPodAutoscaler",
             "Ingress",
             "NetworkPolicy",
@@ -178,7 +179,8 @@ def test_the_validators_reject_bad_objects(helm: str) -> None:
     monitor = copy.deepcopy(one(docs, "ServiceMonitor"))
     monitor["spec"]["endpoints"][0]["interval"] = "30 seconds"
     cases.append(monitor)
-    route = copy.deepcopy(one(docs, "HTTPRoute"))
+    routes = by_kind(docs, "HTTPRoute")
+    route = copy.deepcopy(next(r for r in routes if "backendRefs" in r["spec"]["rules"][0]))
     route["spec"]["rules"][0]["backendRef"] = route["spec"]["rules"][0].pop("backendRefs")
     cases.append(route)
     cases.append(

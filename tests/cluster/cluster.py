@@ -28,10 +28,15 @@ DAEMONS = (
     "etcd",
     "registry",
     "collector",
+    "log-store",
     "kube-apiserver",
     "kube-controller-manager",
     "kube-scheduler",
-    *(f"{d}-n{n}" for n in range(len(NODES)) for d in ("containerd", "kubelet", "kube-proxy")),
+    *(
+        f"{d}-n{n}"
+        for n in range(len(NODES))
+        for d in ("logagent", "containerd", "kubelet", "kube-proxy")
+    ),
     "coredns",
     "metrics-server",
 )

@@ -8,7 +8,7 @@ built with podman and pulled by the nodes from the cluster's registry, and `ci/s
 same script kind users run) installs, tests, upgrades, rolls back and uninstalls the chart with
 real pods, real probes and real rollouts, drains a node and loses one under load, and watches
 the HPA scale on real CPU. The cluster
-is kept (`KEEP_CLUSTER=1`) for the tests after the smoke run: a negative smoke run, recovery
+is kept (`KEEP_CLUSTER=1`) for the tests after the smoke run: two failing smoke runs, recovery
 from a run killed without its teardown, and the teardown itself, which must leave the host as
 it was found (sysctls, iptables, links, routes, mounts, cgroups, network namespaces,
 directories, processes).
@@ -27,6 +27,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,7 @@ def test_cluster_smoke_passes(smoke: SmokeRun) -> None:
         "while node X was lost",
         "while the HPA scaled out (1 of 2)",
         "while the HPA scaled out (2 of 2)",
+        "through the HTTPS edge (Ingress and Gateway) during an upgrade replacing every pod",
         "during Helm 4's upgrade and rollback of a Helm 3 release",
     ], phases
     assert phases[0].startswith("during the upgrades dev -> staging -> prod"), phases[0]
@@ -121,6 +123,82 @@ def test_smoke_proved_each_step(smoke: SmokeRun) -> None:
         r"tracing: span 'GET /items/\{item_id\}' of trace [0-9a-f]{32} from pod production-api-",
         out,
     )
+
+
+def test_smoke_found_the_pods_lines_in_the_log_store(smoke: SmokeRun) -> None:
+    """Every node's log agent sent its pods' lines to VictoriaLogs: the traced request's access
+    line found by its trace id with its fields and pod, exactly one line per request id, a line
+    the runtime split (over 16 KiB) and a traceback each as one record, and as many access lines
+    stored as the load client received responses while a pod was deleted."""
+    out = smoke.output
+    traced = re.search(
+        r"logs: trace ([0-9a-f]{32}) -> access line 'GET /items/7 200' from pod "
+        r"(production-api-\S+) \(namespace production-api-smoke, node pytest-\S+\): level=info"
+        r" status=200 duration_ms=[0-9.]+ path=/items/7 route=/items/\{item_id\}"
+        r" request_id=([0-9a-f]{32})"
+        r" span_id=[0-9a-f]{16}",
+        out,
+    )
+    assert traced, "no access line found by trace id"
+    assert re.search(
+        rf"tracing: span 'GET /items/\{{item_id\}}' of trace {traced[1]} from pod {traced[2]}", out
+    ), "the access line and the span name different pods or traces"
+    assert re.search(
+        rf"logs: request id {traced[3]} -> exactly one access line, .* of that trace", out
+    )
+    long_line = re.search(
+        r"logs: a (\d+)-byte record \(client field (\d+) bytes\) for request id smoke-long-\w+: "
+        r"one record, .*; the runtime wrote it as (\d+) parts \(((?:P )+F)\)",
+        out,
+    )
+    assert long_line, "no record of the line over 16 KiB (or the runtime did not split it)"
+    assert int(long_line[2]) >= 20000, long_line[0]
+    assert int(long_line[3]) >= 2, long_line[0]
+    traceback = re.search(
+        r"logs: a traceback of (\d+) lines \((\d+) frames, \d+ bytes\) as one record: "
+        r"level=error logger=app.error .*; "
+        r"the pod wrote 1 line\(s\), the store holds 1 record\(s\)",
+        out,
+    )
+    assert traceback, "no traceback stored as one record"
+    assert int(traceback[2]) >= 3, traceback[0]
+    window = re.search(
+        r"logs: the client received (\d+) responses, the store holds (\d+) access lines for them "
+        r"\(from (\d+) pods; deleted pod (\S+): (\d+), and its last line 'Finished server process",
+        out,
+    )
+    assert window, "no count of the deleted pod's window"
+    assert window[1] == window[2], window[0]
+    assert int(window[1]) >= 20, window[0]
+    # The deleted pod served a share of the load (3 s of it before the deletion).
+    assert int(window[5]) >= 5, window[0]
+
+
+def test_smoke_proved_the_tls_edge(smoke: SmokeRun) -> None:
+    """Traefik (built from ci/traefik) served the release over HTTPS through its Ingress and
+    its Gateway API HTTPRoute, with the test leaf; plain HTTP, unknown hosts and unrouted paths
+    got the controller's answers, not the app's; the upgrade under load through that edge
+    failed nothing (test_cluster_smoke_passes)."""
+    out = smoke.output
+    assert re.search(r"edge: Traefik v3\.6\.\d+ on \S+ at 10\.96\.\d+\.\d+ .*restricted", out)
+    assert "GatewayClass traefik Accepted, Gateway edge Programmed" in out
+    assert re.search(r"gateway: \S+ and \S+-https-redirect Accepted, ResolvedRefs", out)
+    for host in ("ingress.production-api.test", "gateway.production-api.test"):
+        for path in ("/", "/health", "/items/42"):
+            assert f"GET https://{host}{path} -> 200" in out, (host, path)
+        assert f"GET https://{host}/metrics -> 404" in out, host
+        assert f"{host}: the test leaf served (verified against the test CA)" in out, host
+    assert re.search(
+        r"edge: 6 HTTPS requests answered 200 by the app through the Ingress and the Gateway",
+        out,
+    )
+    assert (
+        "plain HTTP: gateway.production-api.test -> 301 "
+        "https://gateway.production-api.test/items/42 (the chart's redirect route)"
+    ) in out
+    assert "plain HTTP: ingress.production-api.test -> the controller's 404" in out
+    assert "unknown host and unrouted path: the controller's 404, not the app's" in out
+    assert re.search(r"edge: every pod replaced \(\d+ before, \d+ after\) behind the edge", out)
 
 
 def test_smoke_installed_released_charts_by_digest(smoke: SmokeRun) -> None:
@@ -284,12 +362,27 @@ def test_kept_cluster_keeps_the_release_running(smoke: SmokeRun) -> None:
     assert " Running " in prometheus.stdout, prometheus.stdout
 
 
-def test_a_broken_step_names_itself_first(smoke: SmokeRun, tmp_path: Path) -> None:
-    """A `helm test` pod that exits 1 (the checkout's chart with its test pod broken on
-    purpose): the failure message's first line names that step, the second its error, and
-    the test pod's own output follows."""
+@dataclass
+class FailedRun:
+    proc: subprocess.CompletedProcess[str]
+    seconds: float
+
+    @property
+    def output(self) -> str:
+        return self.proc.stdout + self.proc.stderr
+
+
+@pytest.fixture(scope="module")
+def failed_runs(smoke: SmokeRun, tmp_path_factory: pytest.TempPathFactory) -> dict[str, FailedRun]:
+    """Two smoke runs that must fail, at the same time on the kept cluster, each with a
+    release and namespace of its own (together they take as long as the slower one):
+
+    - `broken`: the checkout's chart with its `helm test` pod broken on purpose (it exits 1);
+    - `missing-image`: a release whose image does not exist on the nodes.
+    """
     assert smoke.proc.returncode == 0, "the smoke run failed"
-    chart = tmp_path / "production-api"
+    work = tmp_path_factory.mktemp("failed-runs")
+    chart = work / "production-api"
     subprocess.run(
         ["cp", "-r", str(REPO_ROOT / "charts" / "production-api"), str(chart)], check=True
     )
@@ -301,29 +394,86 @@ def test_a_broken_step_names_itself_first(smoke: SmokeRun, tmp_path: Path) -> No
         text.replace(marker, marker + "          sys.exit('broken on purpose')\n", 1)
     )
     current = run([str(REPO_ROOT / "ci" / "version.sh"), "current"], 30).stdout.strip()
-    proc = run(
-        ["nsenter", f"--net=/run/netns/{NETNS}", "--", str(REPO_ROOT / "ci" / "smoke.sh")],
-        timeout=300,
-        env=cluster_env(
-            KUBECONFIG=str(KUBECONFIG),
-            PATH=f"{CLUSTER_BIN}:{os.environ['PATH']}",
+    common = {
+        "KUBECONFIG": str(KUBECONFIG),
+        "PATH": f"{CLUSTER_BIN}:{os.environ['PATH']}",
+        "SMOKE_MONITORING": "0",
+        "PROM_CRDS": str(next((CACHE / "schemas").glob("prometheus-operator-*"))),
+        "GATEWAY_CRDS": str(next((CACHE / "schemas").glob("gateway-api-*"))),
+    }
+    runs = {
+        "broken": cluster_env(
+            **common,
             CHART=str(chart),
             RELEASE="broken",
             NAMESPACE="smoke-broken",
             IMAGE_REPOSITORY="10.88.0.1:5000/production-api",
             IMAGE_TAG=current,
             HELM_TIMEOUT="60s",
-            SMOKE_MONITORING="0",
-            PROM_CRDS=str(next((CACHE / "schemas").glob("prometheus-operator-*"))),
-            GATEWAY_CRDS=str(next((CACHE / "schemas").glob("gateway-api-*"))),
         ),
-    )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0, out[-5000:]
+        "missing-image": cluster_env(
+            **common,
+            RELEASE="negative",
+            NAMESPACE="smoke-negative",
+            IMAGE_REPOSITORY="localhost/production-api",
+            IMAGE_TAG="does-not-exist",
+            IMAGE_PULL_POLICY="Never",
+            HELM_TIMEOUT="40s",
+        ),
+    }
+    smoke_sh = ["nsenter", f"--net=/run/netns/{NETNS}", "--", str(REPO_ROOT / "ci" / "smoke.sh")]
+    started = {}
+    for name, env in runs.items():
+        # Output to files, not pipes: neither run may block on a pipe the other's wait leaves
+        # unread.
+        out = (work / f"{name}.out").open("w+")
+        err = (work / f"{name}.err").open("w+")
+        proc = subprocess.Popen(smoke_sh, cwd=REPO_ROOT, env=env, stdout=out, stderr=err, text=True)
+        started[name] = (proc, out, err, time.monotonic())
+    results = {}
+    for name, (proc, out, err, start) in started.items():
+        try:
+            proc.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        seconds = time.monotonic() - start
+        out.seek(0)
+        err.seek(0)
+        completed = subprocess.CompletedProcess(smoke_sh, proc.returncode, out.read(), err.read())
+        out.close()
+        err.close()
+        results[name] = FailedRun(completed, seconds)
+    return results
+
+
+def test_a_broken_step_names_itself_first(failed_runs: dict[str, FailedRun]) -> None:
+    """A `helm test` pod that exits 1: the failure message's first line names that step, the
+    second its error, and the test pod's own output follows."""
+    failed = failed_runs["broken"]
+    out = failed.output
+    assert failed.proc.returncode != 0, out[-5000:]
     message = failure_report(out).splitlines()
     assert message[0] == "smoke: FAILED step: helm test", message[:5]
     assert message[1] == "smoke: error: helm test failed", message[:5]
     assert any("broken on purpose" in line for line in message[2:15]), message[:15]
+
+
+def test_smoke_fails_fast_with_diagnostics_on_a_missing_image(
+    failed_runs: dict[str, FailedRun],
+) -> None:
+    """A release whose image does not exist: the smoke test fails within its Helm timeout
+    and prints what a user needs (events, describe, logs), instead of hanging."""
+    failed = failed_runs["missing-image"]
+    out = failed.output
+    assert failed.proc.returncode != 0, out[-5000:]
+    assert failed.seconds < 180, f"took {failed.seconds:.0f}s"
+    assert "smoke: failed during: helm install (dev overlay)" in out, out[-5000:]
+    assert "diagnostics" in out
+    assert "ErrImageNeverPull" in out, out[-8000:]
+    # The failed release was cleaned up.
+    left = kubectl("get", "namespace", "smoke-negative", "-o", "jsonpath={.status.phase}")
+    assert left.returncode != 0 or left.stdout == "Terminating", left.stdout
 
 
 def test_kept_cluster_has_three_nodes_and_resource_metrics(smoke: SmokeRun) -> None:
@@ -383,40 +533,6 @@ def test_cluster_lives_in_its_own_network_namespace(smoke: SmokeRun) -> None:
         assert re.search(rf"^{re.escape(netns)}\b", running["netns"], re.M), running["netns"]
     # The user's kubeconfig was not touched.
     assert running["kubeconfig"] == smoke.before["kubeconfig"]
-
-
-def test_smoke_fails_fast_with_diagnostics_on_a_missing_image(smoke: SmokeRun) -> None:
-    """A release whose image does not exist: the smoke test fails within its Helm timeout
-    and prints what a user needs (events, describe, logs), instead of hanging."""
-    assert smoke.proc.returncode == 0, "the smoke run failed"
-    start = time.monotonic()
-    proc = run(
-        ["nsenter", f"--net=/run/netns/{NETNS}", "--", str(REPO_ROOT / "ci" / "smoke.sh")],
-        timeout=300,
-        env=cluster_env(
-            KUBECONFIG=str(KUBECONFIG),
-            PATH=f"{CLUSTER_BIN}:{os.environ['PATH']}",
-            RELEASE="negative",
-            NAMESPACE="smoke-negative",
-            IMAGE_REPOSITORY="localhost/production-api",
-            IMAGE_TAG="does-not-exist",
-            IMAGE_PULL_POLICY="Never",
-            HELM_TIMEOUT="40s",
-            SMOKE_MONITORING="0",
-            PROM_CRDS=str(next((CACHE / "schemas").glob("prometheus-operator-*"))),
-            GATEWAY_CRDS=str(next((CACHE / "schemas").glob("gateway-api-*"))),
-        ),
-    )
-    seconds = time.monotonic() - start
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0, out[-5000:]
-    assert seconds < 180, f"took {seconds:.0f}s"
-    assert "smoke: failed during: helm install (dev overlay)" in out, out[-5000:]
-    assert "diagnostics" in out
-    assert "ErrImageNeverPull" in out, out[-8000:]
-    # The failed release was cleaned up.
-    left = kubectl("get", "namespace", "smoke-negative", "-o", "jsonpath={.status.phase}")
-    assert left.returncode != 0 or left.stdout == "Terminating", left.stdout
 
 
 def test_up_clears_a_run_killed_without_teardown(smoke: SmokeRun) -> None:

@@ -214,7 +214,7 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def app() -> Iterator[AppProcess]:
-    proc = launch_app(LOG_LEVEL="info", ACCESS_LOG_PROBES="false")
+    proc = launch_app(LOG_LEVEL="info", ACCESS_LOG_PROBES="false", SHUTDOWN_DRAIN_SECONDS=0)
     yield proc
     proc.stop()
 

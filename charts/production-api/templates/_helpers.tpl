@@ -350,3 +350,25 @@ there is none (a first install, or `helm template` without a cluster).
 {{- .Values.replicaCount }}
 {{- end }}
 {{- end }}
+
+{{/*
+The Ingress's annotations: ingress.annotations, plus cert-manager's issuer annotation when
+ingress.certManager names one (its ingress-shim then issues each tls entry's Secret).
+*/}}
+{{- define "production-api.ingressAnnotations" -}}
+{{- $cm := .Values.ingress.certManager }}
+{{- $annotations := deepCopy .Values.ingress.annotations }}
+{{- if and $cm.clusterIssuer $cm.issuer }}
+{{- fail "ingress.certManager.clusterIssuer and ingress.certManager.issuer are both set; cert-manager takes one issuer" }}
+{{- end }}
+{{- if and (or $cm.clusterIssuer $cm.issuer) (not .Values.ingress.tls) }}
+{{- fail "ingress.certManager names an issuer but ingress.tls is empty; cert-manager issues the Secrets that ingress.tls names" }}
+{{- end }}
+{{- with $cm.clusterIssuer }}
+{{- $_ := set $annotations "cert-manager.io/cluster-issuer" . }}
+{{- end }}
+{{- with $cm.issuer }}
+{{- $_ := set $annotations "cert-manager.io/issuer" . }}
+{{- end }}
+{{- toYaml $annotations }}
+{{- end }}

@@ -8,7 +8,7 @@ if findmnt -rn -o TARGET | grep -qF -- "$S/"; then
   cluster_die "mounts under $S are left after down.sh; not removing it: $(findmnt -rn -o TARGET | grep -F -- "$S/" | head -n 3)"
 fi
 rm -rf "$S"
-mkdir -p "$S"/{pids,logs,pki,etcd,nodes,config,registry,traces}
+mkdir -p "$S"/{pids,logs,pki,etcd,nodes,config,registry,traces,logstore}
 chmod 0700 "$S"
 
 for key in "${HOST_SYSCTLS[@]}"; do
