@@ -79,7 +79,6 @@ fi
 log "$(kind version), provider $provider"
 
 if [[ "$KIND_OFFLINE" == 1 ]]; then
-  [[ -n "$KIND_NODE_IMAGE" ]] || KIND_NODE_IMAGE="$("$REPO_ROOT/ci/kind/node-image.sh")"
   export LOCAL_BASE=1
   export PROM_CRDS="${PROM_CRDS:-$TOOLS_CACHE/schemas/prometheus-operator-$PROM_OPERATOR_VERSION}"
   export GATEWAY_CRDS="${GATEWAY_CRDS:-$TOOLS_CACHE/schemas/gateway-api-$GATEWAY_API_VERSION}"
