@@ -24,7 +24,7 @@ image: ## Build the container image (IMAGE=production-api:dev; LOCAL_BASE=1 with
 smoke: ## Smoke-test chart and image on the current kube context
 	./ci/smoke.sh
 
-kind-smoke: ## Smoke test on a throw-away kind cluster (needs docker)
+kind-smoke: ## Smoke test on a throw-away kind cluster (docker; KIND_EXPERIMENTAL_PROVIDER=podman KIND_OFFLINE=1: podman, nothing pulled)
 	./ci/kind-smoke.sh
 
 cluster-smoke: ## Smoke test on the project's own three-node cluster (root; KEEP_CLUSTER=1 keeps it; CLUSTER_NODES=1 for one)

@@ -10,8 +10,8 @@
 #      OpenTelemetry Collector, built from ci/otelcol/), dex-test (the authentication tests'
 #      OpenID Connect issuer, built from ci/dex/), the test cluster's log aggregation:
 #      victoria-logs (the store, ci/victorialogs/) and otelcol-logs (the node agent,
-#      ci/logagent/), and traefik-test (the cluster smoke test's ingress and Gateway API
-#      controller, built from ci/traefik/)
+#      ci/logagent/), traefik-test (the cluster smoke test's ingress and Gateway API
+#      controller, built from ci/traefik/), and kind (built from ci/kind/tools/)
 #   5. the project venv ($PY_VENV) from requirements-dev.lock (hash-checked, ci/venv.sh)
 #   6. checkov, in a venv of its own
 #   7. the test cluster's binaries (ci/cluster/build.sh) and the CRDs its smoke test installs
@@ -296,6 +296,9 @@ install_go_tools() {
   go_build_tools_module traefik-test "$TRAEFIK_VERSION" traefik \
     github.com/traefik/traefik/v3 "$TRAEFIK_VERSION" github.com/traefik/traefik/v3/cmd/traefik \
     "-X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION"
+  # kind, for the kind smoke test on podman: ci/kind/tools's go.sum pins its dependencies.
+  go_build_tools_module kind "$KIND_VERSION" kind/tools sigs.k8s.io/kind "$KIND_VERSION" \
+    sigs.k8s.io/kind
 }
 
 # ---------------------------------------------------------------------------------------------

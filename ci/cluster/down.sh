@@ -38,10 +38,14 @@ stop_pids() {
   kill -TERM "$@" 2>/dev/null || true
   WAIT_INTERVAL=0.1 wait_until "$wait" none_alive "$@" || kill -KILL "$@" 2>/dev/null || true
 }
+# none_alive PID...: none of them runs. A zombie counts as gone: it has exited, and its reaper
+# is whichever process adopted it (the host's init, which may reap only every second or two).
 none_alive() {
-  local pid
+  local pid state
   for pid in "$@"; do
-    ! kill -0 "$pid" 2>/dev/null || return 1
+    # The state follows the command name, which is in parentheses and may hold spaces.
+    state="$(sed -n 's/.*) \([A-Za-z]\) .*/\1/p' "/proc/$pid/stat" 2>/dev/null)" || continue
+    [[ -z "$state" || "$state" == Z ]] || return 1
   done
 }
 

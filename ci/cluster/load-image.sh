@@ -21,13 +21,17 @@ done
 
 archive="$(mktemp "$CLUSTER_STATE/image.XXXXXX.tar")"
 trap 'rm -f "$archive"' EXIT
-for image in "$@"; do
-  start=$SECONDS
-  "$REPO_ROOT/ci/podman.sh" save --format docker-archive --output "$archive.tmp" "$image" 2>/dev/null ||
-    cluster_die "podman has no image $image"
-  mv -f "$archive.tmp" "$archive"
-  for n in "${nodes[@]}"; do
-    node_ctr "$n" images import "$archive" >/dev/null
-  done
-  cluster_log "loaded $image into ${#nodes[@]} node(s) ($((SECONDS - start))s)"
+start=$SECONDS
+"$REPO_ROOT/ci/podman.sh" save --quiet --multi-image-archive --format docker-archive \
+  --output "$archive.tmp" "$@" || cluster_die "podman cannot save $*"
+mv -f "$archive.tmp" "$archive"
+# Every node's containerd imports the archive at the same time.
+imports=()
+for n in "${nodes[@]}"; do
+  node_ctr "$n" images import "$archive" >/dev/null &
+  imports+=("$!")
 done
+for i in "${!imports[@]}"; do
+  wait "${imports[$i]}" || cluster_die "node n${nodes[$i]}'s containerd could not import $*"
+done
+cluster_log "loaded $* into ${#nodes[@]} node(s) ($((SECONDS - start))s)"

@@ -418,7 +418,7 @@ def failed_runs(smoke: SmokeRun, tmp_path_factory: pytest.TempPathFactory) -> di
             IMAGE_REPOSITORY="localhost/production-api",
             IMAGE_TAG="does-not-exist",
             IMAGE_PULL_POLICY="Never",
-            HELM_TIMEOUT="40s",
+            HELM_TIMEOUT="20s",
         ),
     }
     smoke_sh = ["nsenter", f"--net=/run/netns/{NETNS}", "--", str(REPO_ROOT / "ci" / "smoke.sh")]

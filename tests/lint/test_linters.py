@@ -75,6 +75,7 @@ def test_shell_scripts_found() -> None:
     # The smoke test's library and steps, sourced by ci/smoke.sh, are checked on their own too.
     assert "ci/smoke/lib.sh" in SHELL_SCRIPTS
     assert "ci/smoke/steps/01-cluster.sh" in SHELL_SCRIPTS
+    assert "ci/kind/base-image.sh" in SHELL_SCRIPTS
 
 
 @pytest.mark.parametrize("script", SHELL_SCRIPTS)
