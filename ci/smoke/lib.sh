@@ -58,6 +58,10 @@ smoke_preflight() {
     --set "image.pullPolicy=$IMAGE_PULL_POLICY"
     "${MONITORING_ARGS[@]}"
   )
+  if [[ -n "$SMOKE_CPU_REQUEST" ]]; then
+    IMAGE_ARGS+=(--set "resources.requests.cpu=$SMOKE_CPU_REQUEST")
+    log "every install and upgrade with resources.requests.cpu=$SMOKE_CPU_REQUEST (SMOKE_CPU_REQUEST)"
+  fi
   # The chart and image every upgrade installs (CHART_ARGS): the checkout's chart and
   # IMAGE_TAG, or the released chart from CHART_REF pinned to IMAGE_DIGEST. The first install
   # may be the previous release instead (FIRST_ARGS, FIRST_DIGEST).

@@ -20,6 +20,10 @@
 #   LOAD_MAX_SECONDS [300]  request loop upper bound; it stops earlier once told to
 #   LOAD_INTERVAL [0.05]    seconds between two requests of the loop
 #   SMOKE_MONITORING [1]    0 skips the Prometheus Operator part
+#   SMOKE_CPU_REQUEST       the release's CPU request in every overlay (e.g. 100m), for a cluster
+#                           whose nodes cannot hold the prod overlay's 250m pods during a rollout
+#                           (kind's one node on a 2-CPU machine: three pods, a surge pod and the
+#                           terminating ones beside the control plane's 850m); unset: the overlays'
 #   MONITORING_NAMESPACE [monitoring]  MONITORING_RELEASE [kube-prometheus-stack]
 #   PROM_OPERATOR_IMAGE, PROM_CONFIG_RELOADER_IMAGE, PROMETHEUS_IMAGE  (ci/monitoring-stack.sh)
 #   SMOKE_TRACING_ENDPOINT, SMOKE_TRACING_SPANS  a collector for the tracing check (optional)
@@ -64,6 +68,7 @@ IMAGE_DIGEST="${IMAGE_DIGEST:-}"
 PREVIOUS_CHART_VERSION="${PREVIOUS_CHART_VERSION:-}"
 PREVIOUS_IMAGE_DIGEST="${PREVIOUS_IMAGE_DIGEST:-}"
 SMOKE_MONITORING="${SMOKE_MONITORING:-1}"
+SMOKE_CPU_REQUEST="${SMOKE_CPU_REQUEST:-}"
 SMOKE_TRACING_ENDPOINT="${SMOKE_TRACING_ENDPOINT:-}"
 SMOKE_TRACING_SPANS="${SMOKE_TRACING_SPANS:-}"
 SMOKE_NODE_CONTROL="${SMOKE_NODE_CONTROL:-}"
