@@ -72,6 +72,22 @@ def sampler(name: str, ratio: float) -> Sampler:
     return samplers[name]
 
 
+def root_bound(name: str, ratio: float) -> int:
+    """The `OTEL_TRACES_SAMPLER` sampler's decision for a request without a parent, as a bound:
+    it samples the trace id `t` exactly when `t & 0xffffffffffffffff < bound`, with no trace
+    state (the parent-based samplers hand such a request to their root sampler; the ratio
+    sampler compares the trace id's low 64 bits with `TraceIdRatioBased.get_bound_for_rate`).
+
+    The request tracer decides with it instead of calling the sampler, whose call and result
+    object were about a third of what tracing cost a request it did not sample.
+    """
+    if name in ("always_on", "parentbased_always_on"):
+        return 1 << 64
+    if name in ("always_off", "parentbased_always_off"):
+        return 0
+    return TraceIdRatioBased.get_bound_for_rate(ratio)
+
+
 def resource_attributes(settings: Settings) -> dict[str, str]:
     """Service name, version and environment from the service's own settings, overridden by
     `OTEL_RESOURCE_ATTRIBUTES`, then by `OTEL_SERVICE_NAME` (the specification's order)."""
@@ -201,10 +217,12 @@ class Tracing:
         self._settings = settings
         self.resource = Resource.create(resource_attributes(settings))
         self.accounting = SpanAccounting(registry, settings.otel_bsp_max_queue_size)
+        name, ratio = settings.otel_traces_sampler, settings.otel_traces_sampler_arg
         self.request_tracer = RequestTracer(
-            sampler(settings.otel_traces_sampler, settings.otel_traces_sampler_arg),
+            sampler(name, ratio),
             self._on_end,
             exclude=None if settings.tracing_probes else _is_probe,
+            root_bound=root_bound(name, ratio),
         )
         self._processor: SpanProcessor | None = None
 

@@ -1,0 +1,96 @@
+"""The request tracer's shortcuts against the paths they stand for: the sampler's decision
+for a request without a parent (`root_bound`), and the same requests traced with and without
+it (ids, flags, trace state, current span, spans)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace.sampling import Decision, TraceIdRatioBased
+from opentelemetry.trace import SpanKind
+
+from app.tracing import root_bound, sampler
+from app.tracing_span import RequestTracer, ServerSpan
+
+SAMPLERS = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
+RATIOS = (0.0, 1e-9, 0.1, 0.25, 0.5, 0.999, 1.0)
+UPSTREAM = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def trace_ids(ratio: float) -> list[int]:
+    """Random ids, and the ids on either side of the ratio's bound (low 64 bits) with and
+    without high bits."""
+    rng = random.Random(25)  # noqa: S311 - reproducible test ids
+    ids = [rng.getrandbits(128) or 1 for _ in range(2000)]
+    bound = TraceIdRatioBased.get_bound_for_rate(ratio)
+    for edge in (bound - 1, bound, bound + 1, (1 << 64) - 1, 1):
+        if 0 < edge < 1 << 64:
+            ids += [edge, edge | (rng.getrandbits(64) << 64)]
+    return ids
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+@pytest.mark.parametrize("ratio", RATIOS)
+def test_the_root_bound_decides_as_the_sampler(name: str, ratio: float) -> None:
+    chosen = sampler(name, ratio)
+    bound = root_bound(name, ratio)
+    for trace_id in trace_ids(ratio):
+        result = chosen.should_sample(None, trace_id, "GET", SpanKind.SERVER)
+        assert result.decision in (Decision.RECORD_AND_SAMPLE, Decision.DROP)
+        assert result.trace_state is None
+        sampled = result.decision is Decision.RECORD_AND_SAMPLE
+        assert (trace_id & ((1 << 64) - 1) < bound) == sampled, (name, ratio, hex(trace_id))
+
+
+SCOPES: list[dict[str, Any]] = [
+    {"method": "GET", "path": "/items/7", "headers": [(b"host", b"h:8000")]},
+    {"method": "FOO", "path": "/", "headers": [(b"user-agent", b"ua")], "query_string": b"a=1"},
+    {"method": "GET", "path": "/", "headers": [(b"traceparent", UPSTREAM.encode())]},
+    {"method": "GET", "path": "/", "headers": [(b"traceparent", b"bad"), (b"baggage", b"k=v")]},
+    {
+        "method": "GET",
+        "path": "/",
+        "headers": [(b"traceparent", UPSTREAM[:-2].encode() + b"00"), (b"tracestate", b"a=b")],
+    },
+]
+
+
+def trace_all(tracer: RequestTracer, spans: list[ServerSpan]) -> list[Any]:
+    """What each request's tracing gave: the current span's context, the span's fields."""
+    seen = []
+    random.seed(7)
+    for _ in range(200):
+        for template in SCOPES:
+            scope = {"type": "http", "scheme": "http", "client": ("10.0.0.1", 5), **template}
+            scope["headers"] = list(template["headers"])
+            traced = tracer.start(scope)
+            assert traced is not None
+            context = trace.get_current_span().get_span_context()
+            seen.append((context, traced.span is not None))
+            traced.finish(scope, 200, None)
+            assert not trace.get_current_span().get_span_context().is_valid
+    seen.append([(s.name, s.trace_id, s.span_id, s.parent_span_id, s.attributes) for s in spans])
+    return seen
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+@pytest.mark.parametrize("ratio", [0.0, 0.1, 1.0])
+def test_requests_traced_the_same_with_the_root_bound(name: str, ratio: float) -> None:
+    asked: list[ServerSpan] = []
+    decided: list[ServerSpan] = []
+    chosen = sampler(name, ratio)
+    with_sampler = RequestTracer(chosen, asked.append, exclude=None)
+    with_bound = RequestTracer(
+        chosen, decided.append, exclude=None, root_bound=root_bound(name, ratio)
+    )
+    assert trace_all(with_bound, decided) == trace_all(with_sampler, asked)
