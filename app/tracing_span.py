@@ -107,23 +107,39 @@ _PLAIN_HOST = re.compile(r"([a-z0-9.-]+)(?::([0-9]{1,5}))?")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+# `_server`'s answers for plain Host headers, by (header, scheme), up to a bound: a service is
+# reached under a handful of names, and each answer then costs a look-up instead of the match.
+_PLAIN_SERVERS: dict[tuple[bytes, str], dict[str, Any]] = {}
+_PLAIN_SERVERS_LIMIT = 256
+
+
 def _server(scope: Scope) -> dict[str, Any]:
     """`server.address` and `server.port` as FastAPI's hooks derived them (from the Host
-    header, else the scope's server), without their URL parsing for a plain host."""
+    header, else the scope's server), without their URL parsing for a plain host. The caller
+    copies the answer and never changes it."""
     host = None
     for name, value in scope["headers"]:
         if name == b"host":
             host = value
             break
     if host is not None:
+        scheme = scope.get("scheme", "http")
+        known = _PLAIN_SERVERS.get((host, scheme))
+        if known is not None:
+            return known
         plain = _PLAIN_HOST.fullmatch(host.decode("latin-1"))
         if plain is not None:
             address, port = plain.groups()
-            default = _DEFAULT_PORTS.get(scope.get("scheme", "http"))
+            default = _DEFAULT_PORTS.get(scheme)
+            answer = None
             if port is None and default is not None:
-                return {"server.address": address, "server.port": default}
-            if port is not None and int(port) <= 65535:
-                return {"server.address": address, "server.port": int(port)}
+                answer = {"server.address": address, "server.port": default}
+            elif port is not None and int(port) <= 65535:
+                answer = {"server.address": address, "server.port": int(port)}
+            if answer is not None:
+                if len(_PLAIN_SERVERS) < _PLAIN_SERVERS_LIMIT:
+                    _PLAIN_SERVERS[(host, scheme)] = answer
+                return answer
     return _server_attributes(scope)
 
 

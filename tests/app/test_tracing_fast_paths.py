@@ -1,6 +1,7 @@
 """The request tracer's shortcuts against the paths they stand for: the sampler's decision
 for a request without a parent (`root_bound`), and the same requests traced with and without
-it (ids, flags, trace state, current span, spans)."""
+it (ids, flags, trace state, current span, spans); the server attributes remembered per Host
+header against FastAPI's derivation."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import random
 from typing import Any
 
 import pytest
+from fastapi.telemetry._asgi import _server_attributes
 from opentelemetry import trace
 from opentelemetry.sdk.trace.sampling import Decision, TraceIdRatioBased
 from opentelemetry.trace import SpanKind
 
 from app.tracing import root_bound, sampler
-from app.tracing_span import RequestTracer, ServerSpan
+from app.tracing_span import RequestTracer, ServerSpan, _server
 
 SAMPLERS = (
     "always_on",
@@ -94,3 +96,15 @@ def test_requests_traced_the_same_with_the_root_bound(name: str, ratio: float) -
         chosen, decided.append, exclude=None, root_bound=root_bound(name, ratio)
     )
     assert trace_all(with_bound, decided) == trace_all(with_sampler, asked)
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_remembered_server_attributes_are_fastapis(scheme: str) -> None:
+    hosts = [b"example.com", b"example.com:8443", b"10.0.0.1:00080", b"h:65536", b"h:", b"H"]
+    hosts += [b"Example.COM", b"[::1]:9000", b"a-b.c:1", b"bad host:x", b"h:0"]
+    for _ in range(2):  # the first answer computed, the second remembered
+        for host in hosts:
+            scope = {"scheme": scheme, "server": ("10.1.1.1", 81), "headers": [(b"host", host)]}
+            assert _server(scope) == _server_attributes(scope), host
+    scope = {"scheme": scheme, "server": ("10.1.1.1", 81), "headers": []}
+    assert _server(scope) == _server_attributes(scope)
