@@ -12,10 +12,10 @@ import pytest
 from fastapi.telemetry._asgi import _server_attributes
 from opentelemetry import trace
 from opentelemetry.sdk.trace.sampling import Decision, TraceIdRatioBased
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 
 from app.tracing import root_bound, sampler
-from app.tracing_span import RequestTracer, ServerSpan, _server
+from app.tracing_span import RequestTracer, ServerSpan, UnsampledSpan, _server
 
 SAMPLERS = (
     "always_on",
@@ -108,3 +108,18 @@ def test_remembered_server_attributes_are_fastapis(scheme: str) -> None:
             assert _server(scope) == _server_attributes(scope), host
     scope = {"scheme": scheme, "server": ("10.1.1.1", 81), "headers": []}
     assert _server(scope) == _server_attributes(scope)
+
+
+def test_an_unsampled_span_is_the_sdks_once_asked() -> None:
+    span = UnsampledSpan(0x4BF92F3577B34DA6A3CE929D0E0E4736)
+    context = span.get_span_context()
+    assert span.get_span_context() is context  # one span id, made once
+    expected = SpanContext(context.trace_id, context.span_id, False, TraceFlags(0))
+    assert context == expected
+    assert context.is_valid
+    assert context.trace_id == 0x4BF92F3577B34DA6A3CE929D0E0E4736
+    assert isinstance(span, NonRecordingSpan)
+    assert not span.is_recording()
+    assert repr(span) == repr(NonRecordingSpan(expected))
+    span.set_attribute("ignored", 1)
+    span.end()
