@@ -141,6 +141,13 @@ def _trace_state(trace_state: Any) -> str:
     return ",".join(f"{key}={value}" for key, value in trace_state.items())
 
 
+# A span's name and kind fields, and its status and flags fields, by their values, up to a
+# bound: a service's spans have a few names (one per route template) and fewer statuses.
+_HEADS: dict[tuple[str, int], bytes] = {}
+_TAILS: dict[tuple[int, str | None, bool], bytes] = {}
+_TIMES = struct.Struct("<BQBQ")
+
+
 def encode_span(span: Any) -> bytes:
     """One `Span` message (trace.proto) from a `ServerSpan` (app/tracing_span.py)."""
     parts = [
@@ -148,18 +155,19 @@ def encode_span(span: Any) -> bytes:
         span.trace_id.to_bytes(16, "big"),
         b"\x12\x08",
         span.span_id.to_bytes(8, "big"),
-        _string(b"\x1a", _trace_state(span.trace_state)),
     ]
+    if span.trace_state is not None:
+        parts.append(_string(b"\x1a", _trace_state(span.trace_state)))
     if span.parent_span_id is not None:
         parts += (b"\x22\x08", span.parent_span_id.to_bytes(8, "big"))
+    head = _HEADS.get((span.name, span.kind))
+    if head is None:
+        head = _string(b"\x2a", span.name) + b"\x30" + _varint(span.kind)
+        if len(_HEADS) < _CACHE_LIMIT:
+            _HEADS[(span.name, span.kind)] = head
     parts += (
-        _string(b"\x2a", span.name),
-        b"\x30",
-        _varint(span.kind),
-        b"\x39",
-        _FIXED64.pack(span.start_time),
-        b"\x41",
-        _FIXED64.pack(span.end_time),
+        head,
+        _TIMES.pack(0x39, span.start_time, 0x41, span.end_time),
         encode_attributes(b"\x4a", span.attributes),
     )
     if span.dropped_attributes:
@@ -181,9 +189,15 @@ def encode_span(span: Any) -> bytes:
             + _FIXED32.pack(HAS_IS_REMOTE | (IS_REMOTE if context.is_remote else 0))
         )
         parts.append(_delimited(b"\x6a", link))
-    parts.append(_status(span.status_code, span.status_description))
-    flags = HAS_IS_REMOTE | (IS_REMOTE if span.parent_is_remote else 0)
-    parts += (b"\x85\x01", _FIXED32.pack(flags))
+    key = (span.status_code, span.status_description, span.parent_is_remote)
+    tail = _TAILS.get(key)
+    if tail is None:
+        flags = HAS_IS_REMOTE | (IS_REMOTE if span.parent_is_remote else 0)
+        tail = _status(span.status_code, span.status_description)
+        tail += b"\x85\x01" + _FIXED32.pack(flags)
+        if len(_TAILS) < _CACHE_LIMIT:
+            _TAILS[key] = tail
+    parts.append(tail)
     return b"".join(parts)
 
 
