@@ -123,3 +123,12 @@ def test_an_unsampled_span_is_the_sdks_once_asked() -> None:
     assert repr(span) == repr(NonRecordingSpan(expected))
     span.set_attribute("ignored", 1)
     span.end()
+
+
+def test_hex_ids_are_the_w3c_form() -> None:
+    rng = random.Random(3)  # noqa: S311 - reproducible test ids
+    pairs = [(1, 1), ((1 << 128) - 1, (1 << 64) - 1), (0xABC, 0xDEF)]
+    pairs += [(rng.getrandbits(128) or 1, rng.getrandbits(64) or 1) for _ in range(1000)]
+    for trace_id, span_id in pairs:
+        span = ServerSpan("GET", trace_id, span_id, None, None, {}, lambda _: None)
+        assert span.hex_ids() == (trace.format_trace_id(trace_id), trace.format_span_id(span_id))
