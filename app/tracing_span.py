@@ -279,13 +279,15 @@ class UnsampledSpan(NonRecordingSpan):
 
     def __init__(self, trace_id: int) -> None:  # the base's only field is the property below
         self._trace_id = trace_id
-        self._made: SpanContext | None = None
 
     @property
     def _context(self) -> SpanContext:
-        context = self._made
+        fields = self.__dict__
+        context = fields.get("_made")
         if context is None:
-            context = self._made = SpanContext(self._trace_id, _new_id(64), False, _NOT_SAMPLED)
+            # setdefault: one span id, even when two threads (a sync route's) ask at once.
+            made = SpanContext(self._trace_id, _new_id(64), False, _NOT_SAMPLED)
+            context = fields.setdefault("_made", made)
         return context
 
     def get_span_context(self) -> SpanContext:
