@@ -10,10 +10,9 @@ without tracing never loads the SDK.
 
 Spans leave in the background, in batches, from a bounded queue (app/tracing_export.py, on a
 thread of its own, through the SDK's OTLP/HTTP exporter, with the request encoded by
-app/otlp.py). A request never waits for
-the collector: a full queue drops the span instead, and every dropped span is counted in
-`tracing_spans_dropped_total`. Stopping waits at most `SHUTDOWN_FLUSH_SECONDS` for the spans
-still queued.
+app/otlp.py). A request never waits for the collector: a full queue drops the span instead,
+and every dropped span is counted in `tracing_spans_dropped_total`. Stopping waits at most
+`SHUTDOWN_FLUSH_SECONDS` for the spans still queued.
 
 Over 250 lines because the span accounting (a processor and an exporter wrapper feeding
 three metrics) belongs with the export it wraps.

@@ -25,7 +25,7 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach,
 logger = logging.getLogger("app.tracing")
 
 # How long a stop waits for the export thread before the exporter is shut down under it, as
-# the SDK's processor (the caller bounds its own wait, app/tracing.py).
+# long as the SDK's processor waited (the caller bounds its own wait, app/tracing.py).
 _JOIN_SECONDS = 30.0
 
 
@@ -59,7 +59,7 @@ class SpanBatcher:
         self._wake = threading.Event()
         self._export_lock = threading.Lock()
         self._stopping = False
-        # Set when a stop stopped waiting for the thread: no further batch is started.
+        # Set once a stop has given up waiting for the thread: no further batch is started.
         self._abandoned = False
         self._thread = threading.Thread(target=self._run, name="tracing-export", daemon=True)
         self._thread.start()
