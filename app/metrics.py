@@ -45,7 +45,11 @@ class _RouteStats:
         self.statuses: dict[int, int] = {}
         # Not cumulative: bucket i counts the observations x with bound i-1 < x <= bound i.
         self.buckets = [0] * len(_BUCKET_LABELS)
-        self.exemplars: list[Exemplar | None] = [None] * len(_BUCKET_LABELS)
+        # The latest exemplar of each bucket as a plain (labels, value, timestamp) tuple; the
+        # scrape makes prometheus-client's Exemplar of it (a named tuple costs more to build).
+        self.exemplars: list[tuple[dict[str, str], float, float] | None] = [None] * len(
+            _BUCKET_LABELS
+        )
         self.sum = 0.0
 
 
@@ -87,7 +91,10 @@ class _RequestCollector(Collector):
                 _BUCKET_LABELS, list(stats.buckets), list(stats.exemplars), strict=True
             ):
                 cumulative += count
-                buckets.append((label, cumulative, exemplar) if exemplar else (label, cumulative))
+                if exemplar:
+                    buckets.append((label, cumulative, Exemplar(*exemplar)))
+                else:
+                    buckets.append((label, cumulative))
             duration.add_metric((method, endpoint), buckets, stats.sum)
         return [requests, duration]
 
@@ -139,7 +146,7 @@ class HttpMetrics:
         stats.sum += seconds
         if exemplar:
             # The trace of a sampled request; shown only in the OpenMetrics format.
-            stats.exemplars[index] = Exemplar(exemplar, seconds, time.time())
+            stats.exemplars[index] = (exemplar, seconds, time.time())
 
     def exposition(self, accept: str) -> tuple[bytes, str]:
         """Render the registry as Prometheus text, or OpenMetrics when `accept` asks for it."""

@@ -100,3 +100,25 @@ async def test_the_otlp_bytes_of_real_request_spans_are_the_exporters() -> None:
     encoder = SpanEncoder(resource.attributes, "", SCOPE_NAME, "1.0", SCOPE_SCHEMA_URL)
     expected = encode_spans([to_sdk(span, resource, scope) for span in spans])
     assert encoder.encode(spans) == expected.SerializePartialToString()
+
+
+def test_repeated_attributes_encode_as_the_exporter_whatever_came_before() -> None:
+    """Encoded attributes are cached by key and value: a bool, an int and a float that are
+    equal (True == 1 == 1.0), and the same key under other tags (events), each keep their
+    own bytes, in any order, with the cache cold or warm."""
+    resource = Resource.create({"service.name": "orders"})
+    scope = InstrumentationScope(SCOPE_NAME, "1.0", SCOPE_SCHEMA_URL)
+    encoder = SpanEncoder(resource.attributes, "", SCOPE_NAME, "1.0", SCOPE_SCHEMA_URL)
+    values = [1, True, 1.0, "1", 0, False, 0.0, "", 2**63 - 1, -1]
+    spans = []
+    for n, value in enumerate(values + values[::-1]):
+        span = ServerSpan("GET /", 0xABC + n, 0xDEF + n, None, None, {"v": value}, lambda _: None)
+        span.add_event("e", {"v": value})
+        span.end()
+        spans.append(span)
+    for _ in range(2):
+        expected = encode_spans([to_sdk(span, resource, scope) for span in spans])
+        assert encoder.encode(spans) == expected.SerializePartialToString()
+        for span in spans:
+            single = encode_spans([to_sdk(span, resource, scope)]).SerializePartialToString()
+            assert encoder.encode([span]) == single
