@@ -113,17 +113,9 @@ cleanup() {
   local rc=$? report=""
   set +e
   trap - ERR
-  if ((rc == 0)); then
-    steps_close
-  else
-    steps_failed
-    # ci/smoke.sh reports its own failed step; a failure around it is reported here.
-    if [[ "$STEP" == ci/smoke.sh && -s "$smoke_report" ]]; then
-      report="$(<"$smoke_report")"
-    else
-      report="$(steps_report)"
-    fi
-  fi
+  # ci/smoke.sh reports its own failed step; a failure around it is reported here.
+  steps_stop "$rc" "$smoke_report"
+  report="$STEPS_REPORT"
   if [[ "$KEEP_CLUSTER" == 1 ]]; then
     log "keeping cluster $KIND_CLUSTER (KUBECONFIG=$KUBECONFIG)"
   else

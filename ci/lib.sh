@@ -64,6 +64,7 @@ render() {
 # A command that fails under `set -e` becomes the error too: its text, exit status and line.
 # `steps_failed` in the exit trap marks where the failed step's output ends;
 # `steps_report` prints the report block (the step, the error, the step's last output lines);
+# `steps_stop` ends the current step in an exit trap and sets the report;
 # `steps_times` prints "<seconds>\t<step>" per finished step; `steps_end` ends the recording.
 # The script's stderr is copied to a file so that the report can quote what the step printed.
 
@@ -132,6 +133,25 @@ steps_report() {
   head -c "${STEP_OUTPUT_TO:-$(stat -c %s "$STEPS_STDERR")}" "$STEPS_STDERR" |
     tail -c +"$((STEP_OUTPUT_FROM + 1))" | grep -v "^$STEPS_SCRIPT: FAIL: " |
     tail -n 12 | sed 's/^/    | /'
+}
+
+# steps_stop STATUS [INNER_REPORT]: ends the current step, closed when STATUS is 0 and marked
+# failed otherwise, and sets STEPS_REPORT to the failure report: INNER_REPORT's when that file
+# is not empty (a script of named steps run by the failed step wrote its own, as ci/smoke.sh
+# does with SMOKE_REPORT), else this script's own.
+# shellcheck disable=SC2034  # STEPS_REPORT is read by the script that sources this file
+steps_stop() {
+  STEPS_REPORT=""
+  if (($1 == 0)); then
+    steps_close
+    return 0
+  fi
+  steps_failed
+  if [[ -n "${2:-}" && -s "$2" ]]; then
+    STEPS_REPORT="$(<"$2")"
+  else
+    STEPS_REPORT="$(steps_report)"
+  fi
 }
 
 steps_times() {

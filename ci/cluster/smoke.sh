@@ -61,17 +61,9 @@ finish() {
   local rc=$? report=""
   set +e
   trap - ERR
-  if ((rc == 0)); then
-    steps_close
-  else
-    steps_failed
-    # ci/smoke.sh reports its own failed step; a failure around it is reported here.
-    if [[ "$STEP" == ci/smoke.sh && -s "$smoke_report" ]]; then
-      report="$(<"$smoke_report")"
-    else
-      report="$(steps_report)"
-    fi
-  fi
+  # ci/smoke.sh reports its own failed step; a failure around it is reported here.
+  steps_stop "$rc" "$smoke_report"
+  report="$STEPS_REPORT"
   keep_log
   if [[ "$KEEP_CLUSTER" == 1 ]]; then
     cluster_log "keeping the cluster (stop it with: make cluster-down)"

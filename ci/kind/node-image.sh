@@ -27,6 +27,9 @@
 # version); the node image is localhost/production-api-kind-node:v1.34.4-KEY (keyed on the base
 # image, the binaries and this recipe) and built once. Prints the image reference on stdout.
 #
+# Over 250 lines because it is one recipe, read top-down: the binaries, the images, then kind's
+# build steps in order.
+#
 # Environment:
 #   REBUILD=1   rebuild the node image even when it exists (the binaries stay cached)
 set -euo pipefail
