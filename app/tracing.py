@@ -24,8 +24,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator, MutableMapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
 
 import fastapi
 from opentelemetry.exporter.otlp.proto.http import Compression
@@ -202,7 +201,7 @@ class Tracing:
         self.request_tracer = RequestTracer(
             sampler(name, ratio),
             self._on_end,
-            exclude=None if settings.tracing_probes else _is_probe,
+            exclude=frozenset() if settings.tracing_probes else PROBE_ENDPOINTS,
             root_bound=root_bound(name, ratio),
         )
         self._processor: SpanBatcher | None = None
@@ -280,7 +279,3 @@ class Tracing:
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
-
-
-def _is_probe(scope: MutableMapping[str, Any]) -> bool:
-    return scope.get("path") in PROBE_ENDPOINTS

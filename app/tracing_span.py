@@ -17,11 +17,13 @@ compares the two on the same requests.
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 import time
 import traceback
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
+from contextvars import ContextVar, Token
 from typing import Any
 
 from fastapi.telemetry._api import _HTTP_METHODS, _RequestTelemetry
@@ -31,6 +33,7 @@ from opentelemetry import propagate
 from opentelemetry import trace as trace_api
 from opentelemetry.attributes import _clean_attribute_value
 from opentelemetry.context import Context
+from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 from opentelemetry.sdk.trace.sampling import Decision, Sampler
 from opentelemetry.trace import (
     NonRecordingSpan,
@@ -41,8 +44,11 @@ from opentelemetry.trace import (
     TraceFlags,
     TraceState,
 )
+from opentelemetry.trace.propagation import _SPAN_KEY
 from opentelemetry.util import types
 from starlette.types import Scope
+
+logger = logging.getLogger("app.tracing")
 
 # The SDK's default span limits: attributes, events and links per span.
 MAX_ATTRIBUTES = 128
@@ -78,6 +84,25 @@ class _HeaderGetter:
 
 
 _GETTER = _HeaderGetter()
+
+
+def _current_context_var() -> ContextVar[Context] | None:
+    """The context variable that holds OpenTelemetry's current context, when the runtime
+    context is the API's default (`ContextVarsRuntimeContext`; `OTEL_PYTHON_CONTEXT` can name
+    another); None otherwise.
+
+    An unsampled request's span is made current by setting it, and the request's end resets
+    it: what `context.attach(trace.set_span_in_context(span))` and `context.detach` do, less
+    their four calls and the context copy, which were half of what tracing cost a request
+    it did not sample (bench/PROFILE.md). The API offers no public handle on the variable.
+    """
+    runtime = otel_context._RUNTIME_CONTEXT
+    if type(runtime) is ContextVarsRuntimeContext:
+        return runtime._current_context
+    return None
+
+
+_CURRENT_CONTEXT = _current_context_var()
 
 
 def _new_id(bits: int) -> int:
@@ -325,6 +350,24 @@ class TracedRequest:
         otel_context.detach(self._token)
 
 
+class UnsampledRequest:
+    """An unsampled root request's tracing state: the token that restores the context."""
+
+    __slots__ = ("_token",)
+    span = None
+
+    def __init__(self, token: Token[Context]) -> None:
+        self._token = token
+
+    def finish(self, scope: Scope, status: int | None, error: BaseException | None) -> None:
+        """Restore the context the request started in."""
+        try:
+            _CURRENT_CONTEXT.reset(self._token)  # type: ignore[union-attr]  # set in start
+        except (RuntimeError, ValueError):
+            # As the API's detach: a token from another context is logged, not raised.
+            logger.exception("Failed to detach context")
+
+
 class RequestTracer:
     """Starts each request's span: W3C context in, sampler, ids, attributes, current span."""
 
@@ -332,10 +375,11 @@ class RequestTracer:
         self,
         sampler: Sampler,
         on_end: Callable[[ServerSpan], None],
-        exclude: Callable[[MutableMapping[str, Any]], bool] | None,
+        exclude: frozenset[str] = frozenset(),
         root_bound: int | None = None,
     ) -> None:
-        """`root_bound`: the sampler's decision for a request without a parent, when it is
+        """`exclude`: the paths of requests that are not traced at all (the probes).
+        `root_bound`: the sampler's decision for a request without a parent, when it is
         `trace_id & 0xffffffffffffffff < root_bound` (see app/tracing.py's `root_bound`);
         None to ask the sampler for every request."""
         self._sampler = sampler
@@ -343,10 +387,10 @@ class RequestTracer:
         self._exclude = exclude
         self._root_bound = root_bound
 
-    def start(self, scope: Scope) -> TracedRequest | None:
+    def start(self, scope: Scope) -> TracedRequest | UnsampledRequest | None:
         """The request's tracing state; None for a request that is not traced at all (a
         probe, unless TRACING_PROBES is on)."""
-        if self._exclude is not None and self._exclude(scope):
+        if scope["path"] in self._exclude:
             return None
         headers = scope["headers"]
         for name, _ in headers:
@@ -365,6 +409,8 @@ class RequestTracer:
         if trace_id & _TRACE_ID_LIMIT < bound:
             return self._sampled(scope, trace_id, _new_id(64), None, None, _EMPTY_CONTEXT)
         current = UnsampledSpan(trace_id)
+        if _CURRENT_CONTEXT is not None:
+            return UnsampledRequest(_CURRENT_CONTEXT.set(Context({_SPAN_KEY: current})))
         token = otel_context.attach(trace_api.set_span_in_context(current, _EMPTY_CONTEXT))
         return TracedRequest(None, token, None)
 

@@ -5,17 +5,20 @@ header against FastAPI's derivation."""
 
 from __future__ import annotations
 
+import contextvars
 import random
 from typing import Any
 
 import pytest
 from fastapi.telemetry._asgi import _server_attributes
+from opentelemetry import context as context_api
 from opentelemetry import trace
 from opentelemetry.sdk.trace.sampling import Decision, TraceIdRatioBased
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
+from opentelemetry.trace.propagation import _SPAN_KEY
 
 from app.tracing import root_bound, sampler
-from app.tracing_span import RequestTracer, ServerSpan, UnsampledSpan, _server
+from app.tracing_span import RequestTracer, ServerSpan, UnsampledRequest, UnsampledSpan, _server
 
 SAMPLERS = (
     "always_on",
@@ -91,9 +94,9 @@ def test_requests_traced_the_same_with_the_root_bound(name: str, ratio: float) -
     asked: list[ServerSpan] = []
     decided: list[ServerSpan] = []
     chosen = sampler(name, ratio)
-    with_sampler = RequestTracer(chosen, asked.append, exclude=None)
+    with_sampler = RequestTracer(chosen, asked.append, exclude=frozenset())
     with_bound = RequestTracer(
-        chosen, decided.append, exclude=None, root_bound=root_bound(name, ratio)
+        chosen, decided.append, exclude=frozenset(), root_bound=root_bound(name, ratio)
     )
     assert trace_all(with_bound, decided) == trace_all(with_sampler, asked)
 
@@ -132,3 +135,25 @@ def test_hex_ids_are_the_w3c_form() -> None:
     for trace_id, span_id in pairs:
         span = ServerSpan("GET", trace_id, span_id, None, None, {}, lambda _: None)
         assert span.hex_ids() == (trace.format_trace_id(trace_id), trace.format_span_id(span_id))
+
+
+def test_an_unsampled_request_sets_and_restores_the_apis_context(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tracer = RequestTracer(sampler("always_off", 0.0), lambda _: None, root_bound=0)
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": []}
+    before = context_api.get_current()
+    traced = tracer.start(scope)
+    assert isinstance(traced, UnsampledRequest)
+    current = trace.get_current_span()
+    assert isinstance(current, UnsampledSpan)
+    assert context_api.get_current() == {_SPAN_KEY: current}
+    traced.finish(scope, 200, None)
+    assert context_api.get_current() is before
+    # A token from another context is logged, as the API's detach does, not raised.
+    traced = tracer.start(scope)
+    assert traced is not None
+    contextvars.Context().run(traced.finish, scope, 200, None)
+    assert "Failed to detach context" in caplog.text
+    traced.finish(scope, 200, None)
+    assert context_api.get_current() is before

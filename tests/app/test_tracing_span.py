@@ -119,7 +119,7 @@ def reference_app(sampler: Sampler, seen: list[Any]) -> tuple[FastAPI, InMemoryS
 
 def service_app(sampler: Sampler, seen: list[Any]) -> tuple[FastAPI, list[ServerSpan]]:
     spans: list[ServerSpan] = []
-    tracer = RequestTracer(sampler, spans.append, exclude=None)
+    tracer = RequestTracer(sampler, spans.append, exclude=frozenset())
     app = FastAPI(
         telemetry={"tracing": False, "metrics": False, "logs": False},
         middleware=[request_middleware(tracer=tracer)],
