@@ -223,7 +223,9 @@ class ServerSpan(trace_api.Span):
     def set_attribute(self, key: str, value: types.AnyValue) -> None:
         if self.end_time is not None or not key or not isinstance(key, str):
             return
-        value = _clean_attribute_value(value, None)
+        # A str (FastAPI's http.route) is clean as it is: no span limits on value length.
+        if type(value) is not str:
+            value = _clean_attribute_value(value, None)
         if value is None:
             return
         if key not in self.attributes and len(self.attributes) >= MAX_ATTRIBUTES:
@@ -322,14 +324,21 @@ class UnsampledSpan(NonRecordingSpan):
 class TracedRequest:
     """One request's tracing state between `RequestTracer.start` and `finish`."""
 
-    __slots__ = ("_telemetry", "_token", "span")
+    __slots__ = ("_reset", "_telemetry", "_token", "span")
 
     def __init__(
-        self, span: ServerSpan | None, token: object, telemetry: _RequestTelemetry | None
+        self,
+        span: ServerSpan | None,
+        token: Any,
+        telemetry: _RequestTelemetry | None,
+        reset: bool = False,
     ) -> None:
+        """`reset`: the token is the context variable's (see `_current_context_var`), not
+        the API's `attach`'s."""
         self.span = span
         self._token = token
         self._telemetry = telemetry
+        self._reset = reset
 
     def finish(self, scope: Scope, status: int | None, error: BaseException | None) -> None:
         """End the span (a sampled request) with its status, then restore the context."""
@@ -347,25 +356,18 @@ class TracedRequest:
                 )
                 span.set_status(StatusCode.ERROR)
             span.end()
-        otel_context.detach(self._token)
+        if self._reset:
+            _reset(self._token)
+        else:
+            otel_context.detach(self._token)
 
 
-class UnsampledRequest:
-    """An unsampled root request's tracing state: the token that restores the context."""
-
-    __slots__ = ("_token",)
-    span = None
-
-    def __init__(self, token: Token[Context]) -> None:
-        self._token = token
-
-    def finish(self, scope: Scope, status: int | None, error: BaseException | None) -> None:
-        """Restore the context the request started in."""
-        try:
-            _CURRENT_CONTEXT.reset(self._token)  # type: ignore[union-attr]  # set in start
-        except (RuntimeError, ValueError):
-            # As the API's detach: a token from another context is logged, not raised.
-            logger.exception("Failed to detach context")
+def _reset(token: Token[Context]) -> None:
+    try:
+        _CURRENT_CONTEXT.reset(token)  # type: ignore[union-attr]  # set by the token's maker
+    except (RuntimeError, ValueError):
+        # As the API's detach: a token from another context is logged, not raised.
+        logger.exception("Failed to detach context")
 
 
 class RequestTracer:
@@ -387,7 +389,7 @@ class RequestTracer:
         self._exclude = exclude
         self._root_bound = root_bound
 
-    def start(self, scope: Scope) -> TracedRequest | UnsampledRequest | None:
+    def start(self, scope: Scope) -> TracedRequest | None:
         """The request's tracing state; None for a request that is not traced at all (a
         probe, unless TRACING_PROBES is on)."""
         if scope["path"] in self._exclude:
@@ -410,7 +412,8 @@ class RequestTracer:
             return self._sampled(scope, trace_id, _new_id(64), None, None, _EMPTY_CONTEXT)
         current = UnsampledSpan(trace_id)
         if _CURRENT_CONTEXT is not None:
-            return UnsampledRequest(_CURRENT_CONTEXT.set(Context({_SPAN_KEY: current})))
+            token = _CURRENT_CONTEXT.set(Context({_SPAN_KEY: current}))
+            return TracedRequest(None, token, None, reset=True)
         token = otel_context.attach(trace_api.set_span_in_context(current, _EMPTY_CONTEXT))
         return TracedRequest(None, token, None)
 
@@ -460,6 +463,9 @@ class RequestTracer:
             _mount_prefix=scope.get("app_root_path", scope.get("root_path", "")).rstrip("/"),
         )
         scope["fastapi.telemetry"] = telemetry
+        if parent_context is _EMPTY_CONTEXT and _CURRENT_CONTEXT is not None:
+            token = _CURRENT_CONTEXT.set(Context({_SPAN_KEY: span}))
+            return TracedRequest(span, token, telemetry, reset=True)
         token = otel_context.attach(trace_api.set_span_in_context(span, parent_context))
         return TracedRequest(span, token, telemetry)
 

@@ -17,8 +17,9 @@ from opentelemetry.sdk.trace.sampling import Decision, TraceIdRatioBased
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.propagation import _SPAN_KEY
 
+from app import tracing_span
 from app.tracing import root_bound, sampler
-from app.tracing_span import RequestTracer, ServerSpan, UnsampledRequest, UnsampledSpan, _server
+from app.tracing_span import RequestTracer, ServerSpan, UnsampledSpan, _server
 
 SAMPLERS = (
     "always_on",
@@ -144,7 +145,8 @@ def test_an_unsampled_request_sets_and_restores_the_apis_context(
     scope = {"type": "http", "method": "GET", "path": "/", "headers": []}
     before = context_api.get_current()
     traced = tracer.start(scope)
-    assert isinstance(traced, UnsampledRequest)
+    assert traced is not None
+    assert traced.span is None
     current = trace.get_current_span()
     assert isinstance(current, UnsampledSpan)
     assert context_api.get_current() == {_SPAN_KEY: current}
@@ -157,3 +159,19 @@ def test_an_unsampled_request_sets_and_restores_the_apis_context(
     assert "Failed to detach context" in caplog.text
     traced.finish(scope, 200, None)
     assert context_api.get_current() is before
+
+
+def test_the_apis_attach_is_used_under_another_runtime_context(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`OTEL_PYTHON_CONTEXT` can name a runtime context other than the context variable one;
+    then the tracer attaches and detaches through the API, and traces the same."""
+    chosen = sampler("traceidratio", 0.5)
+    spans: list[ServerSpan] = []
+    expected = trace_all(
+        RequestTracer(chosen, spans.append, root_bound=root_bound("traceidratio", 0.5)), spans
+    )
+    monkeypatch.setattr(tracing_span, "_CURRENT_CONTEXT", None)
+    spans.clear()
+    tracer = RequestTracer(chosen, spans.append, root_bound=root_bound("traceidratio", 0.5))
+    assert trace_all(tracer, spans) == expected
