@@ -23,7 +23,7 @@ import re
 import time
 import traceback
 from collections.abc import Callable
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from typing import Any
 
 from fastapi.telemetry._api import _HTTP_METHODS, _RequestTelemetry
@@ -103,6 +103,9 @@ def _current_context_var() -> ContextVar[Context] | None:
 
 
 _CURRENT_CONTEXT = _current_context_var()
+
+
+_getrandbits = random.getrandbits
 
 
 def _new_id(bits: int) -> int:
@@ -356,18 +359,14 @@ class TracedRequest:
                 )
                 span.set_status(StatusCode.ERROR)
             span.end()
-        if self._reset:
-            _reset(self._token)
-        else:
+        if not self._reset:
             otel_context.detach(self._token)
-
-
-def _reset(token: Token[Context]) -> None:
-    try:
-        _CURRENT_CONTEXT.reset(token)  # type: ignore[union-attr]  # set by the token's maker
-    except (RuntimeError, ValueError):
-        # As the API's detach: a token from another context is logged, not raised.
-        logger.exception("Failed to detach context")
+            return
+        try:
+            _CURRENT_CONTEXT.reset(self._token)  # type: ignore[union-attr]  # _reset: not None
+        except (RuntimeError, ValueError):
+            # As the API's detach: a token from another context is logged, not raised.
+            logger.exception("Failed to detach context")
 
 
 class RequestTracer:
@@ -402,7 +401,7 @@ class RequestTracer:
                 if not parent.is_valid:
                     return self._decide(scope, parent_context, None, _new_id(128))
                 return self._decide(scope, parent_context, parent, parent.trace_id)
-        trace_id = _new_id(128)
+        trace_id = _getrandbits(128) or _new_id(128)
         bound = self._root_bound
         if bound is None:
             return self._decide(scope, _EMPTY_CONTEXT, None, trace_id)
@@ -413,7 +412,7 @@ class RequestTracer:
         current = UnsampledSpan(trace_id)
         if _CURRENT_CONTEXT is not None:
             token = _CURRENT_CONTEXT.set(Context({_SPAN_KEY: current}))
-            return TracedRequest(None, token, None, reset=True)
+            return TracedRequest(None, token, None, True)
         token = otel_context.attach(trace_api.set_span_in_context(current, _EMPTY_CONTEXT))
         return TracedRequest(None, token, None)
 
@@ -465,7 +464,7 @@ class RequestTracer:
         scope["fastapi.telemetry"] = telemetry
         if parent_context is _EMPTY_CONTEXT and _CURRENT_CONTEXT is not None:
             token = _CURRENT_CONTEXT.set(Context({_SPAN_KEY: span}))
-            return TracedRequest(span, token, telemetry, reset=True)
+            return TracedRequest(span, token, telemetry, True)
         token = otel_context.attach(trace_api.set_span_in_context(span, parent_context))
         return TracedRequest(span, token, telemetry)
 
