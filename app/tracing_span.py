@@ -91,10 +91,10 @@ def _current_context_var() -> ContextVar[Context] | None:
     context is the API's default (`ContextVarsRuntimeContext`; `OTEL_PYTHON_CONTEXT` can name
     another); None otherwise.
 
-    An unsampled request's span is made current by setting it, and the request's end resets
-    it: what `context.attach(trace.set_span_in_context(span))` and `context.detach` do, less
-    their four calls and the context copy, which were half of what tracing cost a request
-    it did not sample (bench/PROFILE.md). The API offers no public handle on the variable.
+    A root request's span is made current by setting it, and the request's end resets it:
+    what `context.attach(trace.set_span_in_context(span))` and `context.detach` do, less their
+    four calls and the copy of the empty context (bench/PROFILE.md, third round). The API
+    offers no public handle on the variable.
     """
     runtime = otel_context._RUNTIME_CONTEXT
     if type(runtime) is ContextVarsRuntimeContext:
@@ -105,6 +105,7 @@ def _current_context_var() -> ContextVar[Context] | None:
 _CURRENT_CONTEXT = _current_context_var()
 
 
+# A root request's trace id, drawn without `_new_id`'s call (which only repeats a zero draw).
 _getrandbits = random.getrandbits
 
 
